@@ -1,0 +1,3 @@
+from trailguard.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Stage 1: read evidence files into the case store."""

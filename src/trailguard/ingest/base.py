@@ -1,0 +1,170 @@
+"""The parser extension point: what a source parser is and what it yields.
+
+Implementing a parser:
+
+1. Subclass :class:`SourceParser`, set ``NAME`` (the source type, e.g. ``"cloudtrail"``),
+   ``TITLE`` and ``EXAMPLE`` (one real-looking record, shown by ``trailguard sources``).
+2. Implement :meth:`SourceParser.sniff`: look at the first bytes of the (decompressed) file and
+   its name and return a confidence from 0 (not mine) to 100. Content decides; the name may
+   only break ties.
+3. Implement :meth:`SourceParser.parse`: read the binary stream and yield one :class:`Record`
+   per event, or one :class:`Rejected` per record that cannot be read. Never raise for a bad
+   record and never skip one silently: every record read is either a Record or a Rejected.
+   Stream: never read the whole file into memory.
+4. Register the class with ``@PARSERS.register("name")`` in a module under
+   ``trailguard/ingest/parsers/`` and import it in that package's ``__init__``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any, ClassVar
+
+from trailguard.plugins import Registry
+
+#: Lines longer than this are rejected (without reading them into memory whole).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+#: How many bytes of a file the sniffers see.
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(slots=True)
+class Record:
+    """One event read from evidence.
+
+    ``data`` holds the event with its native field names; nested mappings are kept nested and
+    the store flattens them to dotted paths (``userIdentity.type``). ``normal`` holds the
+    common normalised view (see :data:`trailguard.store.schema.NORMAL_COLUMNS`); ``time`` is
+    the event time as naive UTC. ``key`` is a natural unique id (e.g. CloudTrail ``eventID``)
+    when the format has one: records with the same key are stored once even when they arrive
+    through different files.
+    """
+
+    position: int
+    data: dict[str, Any]
+    raw: str
+    time: datetime | None = None
+    normal: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A record that was read but could not be parsed; it goes to the quarantine table."""
+
+    position: int
+    reason: str
+    raw: str | bytes = ""
+
+
+@dataclass(slots=True)
+class ParseContext:
+    """What a parser knows about the file it reads."""
+
+    path: str
+    member: str = ""
+    reference_year: int | None = None
+    """Year for timestamps without one (RFC 3164 syslog); the file's modification year."""
+
+    @property
+    def name(self) -> str:
+        """The innermost file name (archive member if any), for name-based hints."""
+        return self.member or self.path
+
+
+class SourceParser(ABC):
+    """Reads one evidence format. See the module docstring for how to implement one."""
+
+    NAME: ClassVar[str]
+    """Source type, also the table suffix in the case store (``ev_<NAME>``). Never rename."""
+    TITLE: ClassVar[str]
+    """One line describing the format."""
+    EXAMPLE: ClassVar[str]
+    """A short example of the format, shown by ``trailguard sources``."""
+
+    @classmethod
+    @abstractmethod
+    def sniff(cls, head: bytes, name: str) -> int:
+        """Confidence 0–100 that a file starting with ``head`` (≤ 64 KiB) is this format."""
+
+    @abstractmethod
+    def parse(self, stream: IO[bytes], ctx: ParseContext) -> Iterator[Record | Rejected]:
+        """Yield a Record or a Rejected for every record in ``stream``."""
+
+
+PARSERS: Registry[SourceParser] = Registry("trailguard.parsers", "source parser")
+
+
+def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(line_number, line)`` without the line ending; ``None`` for an over-long line.
+
+    An over-long line is consumed in chunks and never held in memory whole.
+    """
+    number = 0
+    while True:
+        line = stream.readline(max_bytes + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(1024 * 1024)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield number, None
+            continue
+        if line.endswith(b"\n"):
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        yield number, line
+
+
+def decode(data: bytes) -> str:
+    """Decode log bytes as UTF-8; undecodable bytes become ``\\xNN`` escapes, never lost."""
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+def too_long(number: int) -> Rejected:
+    return Rejected(number, f"line longer than {MAX_LINE_BYTES} bytes", b"")
+
+
+def text_of(value: Any) -> str | None:
+    """A field value as text for the normalised view ('' and '-' count as absent)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if text in ("", "-"):
+        return None
+    return text
+
+
+def int_of(value: Any) -> int | None:
+    """A field value as an integer for the normalised view, or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if not isinstance(value, int):
+        text = str(value).strip()
+        try:
+            value = int(text, 16) if text.lower().startswith("0x") else int(float(text))
+        except (ValueError, OverflowError):
+            return None
+    if not -(2**63) <= value < 2**63:
+        return None
+    return value
+
+
+def dig(data: dict[str, Any], *path: str) -> Any:
+    """``data[a][b][c]`` or None when any step is missing or not a mapping."""
+    current: Any = data
+    for step in path:
+        if not isinstance(current, dict):
+            return None
+        current = current.get(step)
+        if current is None:
+            return None
+    return current

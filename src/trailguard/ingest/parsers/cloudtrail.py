@@ -1,0 +1,161 @@
+"""AWS CloudTrail: S3 delivery files, ``lookup-events`` output, JSON Lines and JSON arrays."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO, Any, ClassVar
+
+import orjson
+
+from trailguard.ingest.base import (
+    PARSERS,
+    ParseContext,
+    Record,
+    Rejected,
+    SourceParser,
+    dig,
+    int_of,
+    text_of,
+)
+from trailguard.ingest.jsonstream import JsonDoc, iter_json
+from trailguard.ingest.parsers._cloud import ip_or_none
+from trailguard.ingest.timeparse import parse_iso
+
+_AWS_SOURCE = re.compile(rb'"eventSource"\s*:\s*"[a-z0-9.-]+\.amazonaws\.com"')
+_LOOKUP = re.compile(rb'"CloudTrailEvent"\s*:\s*"')
+
+
+@PARSERS.register("cloudtrail")
+class CloudTrailParser(SourceParser):
+    NAME: ClassVar[str] = "cloudtrail"
+    TITLE: ClassVar[str] = (
+        "AWS CloudTrail: S3 delivery files ({\"Records\": [...]}, .json.gz), `aws cloudtrail "
+        "lookup-events` output, JSON Lines, JSON arrays (Stratus Red Team detonation logs)"
+    )
+    EXAMPLE: ClassVar[str] = (
+        '{"Records": [{"eventVersion": "1.08", "eventTime": "2024-03-01T10:00:00Z", '
+        '"eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", '
+        '"awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.7", '
+        '"userIdentity": {"type": "IAMUser", "userName": "alice"}, '
+        '"eventID": "5d1c…", "recipientAccountId": "123456789012"}]}'
+    )
+
+    @classmethod
+    def sniff(cls, head: bytes, name: str) -> int:
+        if _LOOKUP.search(head):
+            return 90
+        if _AWS_SOURCE.search(head) and b'"eventVersion"' in head:
+            return 90
+        if _AWS_SOURCE.search(head):
+            return 60
+        return 0
+
+    def parse(self, stream: IO[bytes], ctx: ParseContext) -> Iterator[Record | Rejected]:
+        number = 0
+        for doc in iter_json(stream):
+            if isinstance(doc, Rejected):
+                yield doc
+                continue
+            for item, raw in _unwrap(doc):
+                number += 1
+                position = doc.position if raw is doc.raw else number
+                yield self._record(position, item, raw)
+
+    def _record(self, position: int, item: Any, raw: str) -> Record | Rejected:
+        if isinstance(item, str):
+            try:
+                item = orjson.loads(item)
+            except orjson.JSONDecodeError as error:
+                return Rejected(position, f"CloudTrailEvent is not JSON: {error}", raw)
+        if not isinstance(item, dict):
+            return Rejected(position, "CloudTrail record is not a JSON object", raw)
+        if "eventName" not in item and "eventSource" not in item:
+            return Rejected(position, "not a CloudTrail record (no eventName/eventSource)", raw)
+        event_id = item.get("eventID")
+        return Record(
+            position=position,
+            data=item,
+            raw=raw,
+            time=parse_iso(text_of(item.get("eventTime"))),
+            normal=normalise(item),
+            key=f"cloudtrail:{event_id}" if isinstance(event_id, str) and event_id else None,
+        )
+
+
+def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str]]:
+    """The CloudTrail records in one JSON document, with their raw text."""
+    value = doc.value
+    if isinstance(value, dict) and isinstance(value.get("Records"), list):
+        for item in value["Records"]:
+            yield item, orjson.dumps(item).decode()
+    elif isinstance(value, dict) and isinstance(value.get("Events"), list):
+        for item in value["Events"]:
+            yield from _lookup_item(item)
+    elif isinstance(value, dict) and "CloudTrailEvent" in value:
+        yield from _lookup_item(value)
+    elif isinstance(value, list):
+        for item in value:
+            yield item, orjson.dumps(item).decode()
+    else:
+        yield value, doc.raw
+
+
+def _lookup_item(item: Any) -> Iterator[tuple[Any, str]]:
+    """One ``lookup-events`` result: the record is a JSON string in ``CloudTrailEvent``."""
+    if isinstance(item, dict) and isinstance(item.get("CloudTrailEvent"), str):
+        yield item["CloudTrailEvent"], item["CloudTrailEvent"]
+    else:
+        yield item, orjson.dumps(item).decode()
+
+
+def normalise(item: dict[str, Any]) -> dict[str, Any]:
+    identity = item.get("userIdentity") if isinstance(item.get("userIdentity"), dict) else {}
+    assert isinstance(identity, dict)
+    name = text_of(item.get("eventName"))
+    error = text_of(item.get("errorCode"))
+    login = dig(item, "responseElements", "ConsoleLogin")
+    failed = bool(error) or login == "Failure"
+    params = item.get("requestParameters") if isinstance(item.get("requestParameters"), dict) \
+        else {}
+    assert isinstance(params, dict)
+    user = (
+        text_of(identity.get("userName"))
+        or text_of(dig(identity, "sessionContext", "sessionIssuer", "userName"))
+        or _arn_tail(text_of(identity.get("arn")))
+    )
+    resources = item.get("resources")
+    resource = None
+    if isinstance(resources, list) and resources and isinstance(resources[0], dict):
+        resource = text_of(resources[0].get("ARN"))
+    resource = resource or text_of(
+        params.get("bucketName") or params.get("instanceId") or params.get("userName")
+        or params.get("roleName") or params.get("name")
+    )
+    return {
+        "operation": name,
+        "category": "authentication" if name in ("ConsoleLogin", "GetSigninToken",
+                                                 "AssumeRoleWithSAML") else "api",
+        "outcome": "failure" if failed else "success",
+        "error_code": error or ("Failure" if login == "Failure" else None),
+        "actor_principal": text_of(identity.get("arn")) or text_of(identity.get("principalId")),
+        "actor_user": user,
+        "actor_type": text_of(identity.get("type")),
+        "actor_access_key": text_of(identity.get("accessKeyId")),
+        "actor_session": text_of(identity.get("principalId")),
+        "user_agent": text_of(item.get("userAgent")),
+        "src_ip": ip_or_none(item.get("sourceIPAddress")),
+        "instance_id": text_of(params.get("instanceId")),
+        "resource": resource,
+        "bytes": int_of(dig(item, "additionalEventData", "bytesTransferredOut")),
+        "cloud_account": text_of(item.get("recipientAccountId"))
+        or text_of(identity.get("accountId")),
+        "cloud_region": text_of(item.get("awsRegion")),
+        "cloud_service": text_of(item.get("eventSource")),
+    }
+
+
+def _arn_tail(arn: str | None) -> str | None:
+    if not arn or "/" not in arn:
+        return None
+    return arn.rsplit("/", 1)[-1]

@@ -1,0 +1,1 @@
+"""The case store: an embedded DuckDB database and a manifest in a case folder."""

@@ -1,0 +1,51 @@
+"""Helpers for parser tests: run a parser over bytes and split what it yields."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from trailguard.ingest.base import PARSERS, ParseContext, Record, Rejected, SourceParser
+
+
+@dataclass
+class Parsed:
+    records: list[Record] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def run_parser(parser: type[SourceParser] | str, data: bytes, name: str = "evidence.log",
+               reference_year: int | None = 2024) -> Parsed:
+    cls = PARSERS.get(parser) if isinstance(parser, str) else parser
+    out = Parsed()
+    for item in cls().parse(io.BytesIO(data), ParseContext(name, reference_year=reference_year)):
+        if isinstance(item, Record):
+            out.records.append(item)
+        else:
+            assert isinstance(item, Rejected)
+            out.rejected.append(item)
+    return out
+
+
+def best_parser(data: bytes, name: str = "evidence.log") -> str | None:
+    """Name of the parser whose sniffer is most confident about ``data`` (None if none is)."""
+    import trailguard.ingest.parsers  # noqa: F401  (registers the built-ins)
+
+    scores = [(cls.sniff(data[:65536], name), key) for key, cls in PARSERS]
+    score, key = max(scores)
+    return key if score > 0 else None
+
+
+@pytest.fixture
+def parse() -> Callable[..., Parsed]:
+    import trailguard.ingest.parsers  # noqa: F401
+
+    return run_parser
+
+
+@pytest.fixture
+def sniff() -> Callable[..., str | None]:
+    return best_parser
