@@ -1,0 +1,1 @@
+"""The `trailguard` command line."""

@@ -1,0 +1,180 @@
+"""The `trailguard` command line (typer + rich).
+
+Exit codes: 0 success; 1 nothing at all could be read; 2 wrong usage; 3 case error;
+4 query error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from trailguard import __version__
+from trailguard.errors import CaseError, QueryError, TrailGuardError
+
+EXIT_NOTHING_READ = 1
+EXIT_CASE = 3
+EXIT_QUERY = 4
+
+app = typer.Typer(
+    name="trailguard",
+    help="TrailGuard: from raw cloud and host logs to a traced incident.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+CaseOption = Annotated[Path, typer.Option("--case", help="Case folder (created by ingest).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+
+
+def _fail(error: TrailGuardError, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {escape(str(error))}")
+    return typer.Exit(code)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        out.print(f"trailguard {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def ingest(
+    evidence: Annotated[list[Path], typer.Argument(help="Files, folders or archives.")],
+    case: CaseOption,
+    as_json: JsonOption = False,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Force a source type instead of detecting it.")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Year for timestamps without one (syslog).")
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar (stderr).")
+    ] = True,
+) -> None:
+    """Read evidence into a case: every record stored, quarantined or counted as duplicate."""
+    from trailguard.cli.progress import IngestProgress
+    from trailguard.ingest.pipeline import Ingest
+    from trailguard.store.case import Case
+
+    try:
+        with Case.open(case, create=True) as opened:
+            runner = Ingest(opened, source=source, reference_year=year)
+            if progress and err.is_terminal:
+                with IngestProgress(err) as bar:
+                    runner.progress = bar
+                    report = runner.run(evidence)
+            else:
+                report = runner.run(evidence)
+    except CaseError as error:
+        raise _fail(error, EXIT_CASE) from None
+    except TrailGuardError as error:
+        raise _fail(error, typer.BadParameter.exit_code) from None
+    if as_json:
+        out.print_json(json.dumps(report.to_json()))
+    else:
+        _print_ingest(report.to_json())
+    if report.nothing_read and report.files + len(report.problems) > 0:
+        if not as_json:
+            err.print("[bold red]nothing could be read[/bold red]")
+        raise typer.Exit(EXIT_NOTHING_READ)
+
+
+def _print_ingest(summary: dict[str, Any]) -> None:
+    table = Table(title="Ingest", title_justify="left")
+    for column in ("source", "files", "records", "stored", "quarantined", "duplicates",
+                   "first", "last"):
+        table.add_column(column, justify="right" if column not in ("source", "first", "last")
+                         else "left")
+    for name, stats in summary["sources"].items():
+        table.add_row(escape(name), *(f"{stats[key]:,}" for key in
+                                      ("files", "records", "stored", "quarantined", "duplicates")),
+                      stats["first"] or "", stats["last"] or "")
+    table.add_row("[bold]total", f"{summary['files']:,}", f"{summary['records']:,}",
+                  f"{summary['stored']:,}", f"{summary['quarantined']:,}",
+                  f"{summary['duplicates']:,}", "", "")
+    out.print(table)
+    for problem in summary["problems"]:
+        where = problem["file"] + (f"!{problem['member']}" if problem["member"] else "")
+        err.print(f"[yellow]warning:[/yellow] {escape(where)}: {escape(problem['message'])}")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One read-only SQL statement (DuckDB dialect).")],
+    case: CaseOption,
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show in the table view.")] = 100,
+) -> None:
+    """Run a read-only SQL query on a case (tables: events, ev_<source>, files, quarantine)."""
+    from trailguard.store.query import run_query
+
+    try:
+        columns, rows = run_query(case, sql)
+    except CaseError as error:
+        raise _fail(error, EXIT_CASE) from None
+    except QueryError as error:
+        raise _fail(error, EXIT_QUERY) from None
+    if as_json:
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        sys.stdout.write(json.dumps(records, default=_json_default, ensure_ascii=False) + "\n")
+        return
+    table = Table(*[escape(column) for column in columns])
+    for row in rows[:limit]:
+        table.add_row(*[escape(_cell(value)) for value in row])
+    out.print(table)
+    if len(rows) > limit:
+        err.print(f"[dim]{len(rows) - limit} more rows (use --limit or --json)[/dim]")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    return str(value)
+
+
+@app.command()
+def sources(as_json: JsonOption = False) -> None:
+    """List the evidence formats TrailGuard reads, with an example of each."""
+    import trailguard.ingest.parsers  # noqa: F401
+    from trailguard.ingest.base import PARSERS
+
+    items = [{"source_type": name, "title": cls.TITLE, "example": cls.EXAMPLE}
+             for name, cls in sorted(PARSERS)]
+    if as_json:
+        sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=2) + "\n")
+        return
+    for item in items:
+        out.print(f"[bold cyan]{escape(item['source_type'])}[/bold cyan]  {escape(item['title'])}")
+        out.print(f"  [dim]example:[/dim] {escape(item['example'])}\n")
+
+
+def main() -> None:
+    app()

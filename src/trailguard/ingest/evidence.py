@@ -1,0 +1,304 @@
+"""Finding evidence: folders walked recursively, archives opened, compression removed.
+
+A *root* is a file the user named (or one found in a named folder). A *unit* is one stream of
+log data: the root itself, or a member of a .zip / .tar(.gz|.bz2|.xz) archive, possibly nested.
+Single-file compression (.gz, .bz2, .xz) is removed transparently and detected by magic bytes,
+not by the file name.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from trailguard.errors import EvidenceError, SourceLocation
+
+_HASH_CHUNK = 1024 * 1024
+_PEEK = 512
+_BUFFER = 256 * 1024
+_SPOOL_MEMORY = 64 * 1024 * 1024
+#: Archive nesting deeper than this is refused (zip bombs nest).
+MAX_NESTING = 4
+
+_GZIP = b"\x1f\x8b"
+_BZIP2 = b"BZh"
+_XZ = b"\xfd7zXZ\x00"
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+@dataclass(slots=True)
+class Root:
+    """A file named by the user, hashed before it is read."""
+
+    path: Path
+    size: int
+    sha256: str
+    mtime: datetime
+
+
+@dataclass(slots=True)
+class Unit:
+    """One stream of log data inside a root. ``member`` is '' for the root itself."""
+
+    root: Root
+    member: str
+    opener: Callable[[], IO[bytes]] = field(repr=False)
+    mtime: datetime | None = None
+    hasher: HashingReader | None = field(default=None, repr=False)
+    """Hashes an archive member's bytes as they are read (roots are hashed beforehand)."""
+
+    def finish(self) -> tuple[str, int]:
+        """SHA-256 and size of the unit's stored bytes, reading what the parser left."""
+        if self.hasher is None:
+            return self.root.sha256, self.root.size
+        return self.hasher.drain_and_hash(), self.hasher.count
+
+    @property
+    def location(self) -> SourceLocation:
+        return SourceLocation(str(self.root.path), self.member)
+
+    @property
+    def name(self) -> str:
+        return self.member.rsplit("!", 1)[-1] if self.member else self.root.path.name
+
+
+@dataclass(slots=True)
+class UnitProblem:
+    """A unit that could not be opened (bad archive, unreadable member…)."""
+
+    root: Root
+    member: str
+    message: str
+
+
+def find_roots(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """All regular files under ``paths`` (folders recursively, sorted), and problems found."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except OSError as error:
+            problems.append(f"{path}: cannot read ({error.strerror or error})")
+            continue
+        if stat.S_ISDIR(mode):
+            for folder, subfolders, names in os.walk(path, onerror=None, followlinks=False):
+                subfolders.sort()
+                for name in sorted(names):
+                    candidate = Path(folder) / name
+                    if candidate.is_file():
+                        files.append(candidate)
+        elif stat.S_ISREG(mode):
+            files.append(path)
+        else:
+            problems.append(f"{path}: not a regular file or folder")
+    return files, problems
+
+
+def hash_root(path: Path) -> Root:
+    """SHA-256 and size of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    except OSError as error:
+        raise EvidenceError(f"cannot read: {error.strerror or error}",
+                            SourceLocation(str(path))) from error
+    return Root(path.resolve(), size, digest.hexdigest(), mtime)
+
+
+class HashingReader(io.RawIOBase):
+    """Counts and hashes the bytes read through it (the unit's own SHA-256)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.digest.update(data)
+        self.count += size
+        return size
+
+    def drain_and_hash(self) -> str:
+        while chunk := self.inner.read(_HASH_CHUNK):
+            self.digest.update(chunk)
+            self.count += len(chunk)
+        return self.digest.hexdigest()
+
+
+def iter_units(root: Root) -> Iterator[Unit | UnitProblem]:
+    """The units of a root, in order. A unit's stream is valid until the next unit is taken."""
+    try:
+        handle = root.path.open("rb")
+    except OSError as error:
+        yield UnitProblem(root, "", f"cannot open: {error.strerror or error}")
+        return
+    with handle:
+        yield from _units_of(root, "", handle, root.mtime, depth=0)
+
+
+def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
+              depth: int) -> Iterator[Unit | UnitProblem]:
+    """Classify a stream by its magic bytes and yield the units in it."""
+    hasher = HashingReader(raw) if member else None
+    stream = buffered(hasher if hasher is not None else raw)
+    try:
+        head = stream.peek(_PEEK)[:_PEEK]
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+        yield UnitProblem(root, member, f"cannot read: {error}")
+        return
+    kind = "zip" if head.startswith(_ZIP) else "tar" if _tar_magic(head) else None
+    if kind is None:
+        decompressed = _decompressor(head, stream)
+        if decompressed is None:
+            yield Unit(root, member, lambda: stream, mtime, hasher)
+            return
+        inner = buffered(decompressed)
+        try:
+            inner_head = inner.peek(_PEEK)[:_PEEK]
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+            yield UnitProblem(root, member, f"damaged compressed file: {error}")
+            return
+        if inner_head.startswith(_ZIP):
+            kind, stream = "zip", inner
+        elif _tar_magic(inner_head):
+            kind, stream = "tar", inner
+        else:
+            yield Unit(root, member, lambda: inner, mtime, hasher)
+            return
+    if depth >= MAX_NESTING:
+        yield UnitProblem(root, member, f"archives nested deeper than {MAX_NESTING} levels")
+        return
+    if kind == "zip":
+        yield from _zip_units(root, member, stream, raw if depth == 0 else None, depth)
+    else:
+        yield from _tar_units(root, member, stream, depth)
+
+
+def buffered(raw: IO[bytes]) -> io.BufferedReader:
+    """A reader that can peek ahead without consuming (sniffing needs 64 KiB of head)."""
+    if isinstance(raw, io.BufferedReader) and not isinstance(raw, io.BufferedRandom):
+        return raw
+    return io.BufferedReader(raw, buffer_size=_BUFFER)  # type: ignore[arg-type]
+
+
+def _zip_units(root: Root, member: str, stream: IO[bytes], seekable: IO[bytes] | None,
+               depth: int) -> Iterator[Unit | UnitProblem]:
+    """Members of a zip archive. Zip needs random access: nested zips are spooled first."""
+    spool = None
+    source: IO[bytes]
+    if seekable is not None and seekable.seekable():
+        seekable.seek(0)
+        source = seekable
+    else:
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115
+        try:
+            while chunk := stream.read(_HASH_CHUNK):
+                spool.write(chunk)
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+            spool.close()
+            yield UnitProblem(root, member, f"cannot read zip archive: {error}")
+            return
+        spool.seek(0)
+        source = spool  # type: ignore[assignment]
+    try:
+        try:
+            archive = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+            yield UnitProblem(root, member, f"bad zip archive: {error}")
+            return
+        with archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename
+                if name.startswith("__MACOSX/") or "/__MACOSX/" in name:
+                    continue  # macOS resource forks, not evidence
+                path = f"{member}!{name}" if member else name
+                try:
+                    handle = archive.open(info)
+                except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError,
+                        ValueError) as error:
+                    yield UnitProblem(root, path, f"cannot open zip member: {error}")
+                    continue
+                with handle:
+                    yield from _units_of(root, path, handle, _zip_time(info), depth + 1)
+    finally:
+        if spool is not None:
+            spool.close()
+
+
+def _tar_units(root: Root, member: str, stream: IO[bytes],
+               depth: int) -> Iterator[Unit | UnitProblem]:
+    """Members of a tar archive, streamed in order (no random access needed)."""
+    try:
+        archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
+    except (tarfile.TarError, OSError, EOFError) as error:
+        yield UnitProblem(root, member, f"bad tar archive: {error}")
+        return
+    try:
+        while True:
+            try:
+                info = archive.next()
+            except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+                yield UnitProblem(root, member, f"tar archive damaged: {error}")
+                return
+            if info is None:
+                return
+            if not info.isfile():
+                continue
+            path = f"{member}!{info.name}" if member else info.name
+            handle = archive.extractfile(info)
+            if handle is None:
+                continue
+            when = datetime.fromtimestamp(info.mtime, UTC).replace(tzinfo=None) \
+                if info.mtime else None
+            yield from _units_of(root, path, handle, when, depth + 1)
+    finally:
+        archive.close()
+
+
+def _zip_time(info: zipfile.ZipInfo) -> datetime | None:
+    try:
+        return datetime(*info.date_time)
+    except ValueError:
+        return None
+
+
+def _decompressor(head: bytes, handle: IO[bytes]) -> IO[bytes] | None:
+    if head.startswith(_GZIP):
+        return gzip.GzipFile(fileobj=handle, mode="rb")
+    if head.startswith(_BZIP2) and head[3:4].isdigit():
+        return bz2.BZ2File(handle, mode="rb")
+    if head.startswith(_XZ):
+        return lzma.LZMAFile(handle, mode="rb")
+    return None
+
+
+def _tar_magic(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"

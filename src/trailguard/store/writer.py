@@ -1,0 +1,340 @@
+"""Writes parsed records into the case: native tables, the normalised view and quarantine.
+
+Records are buffered per source type and flushed as Arrow batches. A batch's native fields
+are flattened to dotted paths; new fields become new VARCHAR columns. Records with a natural
+key are de-duplicated against what the case already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from sqlglot import exp
+
+from trailguard.ingest.base import Record, Rejected, int_of
+from trailguard.store.case import Case
+from trailguard.store.schema import (
+    INTEGER_COLUMNS,
+    MAX_COLUMN_NAME,
+    MAX_NATIVE_COLUMNS,
+    NORMAL_COLUMNS,
+    SYSTEM_COLUMNS,
+    table_for,
+)
+
+BATCH_RECORDS = 20_000
+BATCH_BYTES = 48 * 1024 * 1024
+QUARANTINE_RAW_LIMIT = 64 * 1024
+
+_ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
+                "TIMESTAMP": pa.timestamp("us")}
+
+
+@dataclass(slots=True)
+class FlushResult:
+    stored: int = 0
+    duplicates: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+def flatten(data: dict[str, Any], out: dict[str, str], prefix: str = "") -> None:
+    """Flatten nested mappings to dotted paths; scalars become text, lists JSON text.
+
+    None and empty mappings produce no field (Sigma's ``null`` then matches a missing field).
+    """
+    for key, value in data.items():
+        name = prefix + key if prefix else key
+        if isinstance(value, str):
+            out[name] = value
+        elif isinstance(value, dict):
+            if value:
+                flatten(value, out, name + ".")
+        elif value is None:
+            continue
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, int | float):
+            out[name] = str(value)
+        else:
+            out[name] = orjson.dumps(value, default=str).decode()
+
+
+class _TableColumns:
+    """The native columns of one source table: exact names, case-folded names, the limit."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.exact: set[str] = set(names)
+        self.folded: dict[str, str] = {name.lower(): name for name in self.exact}
+
+    def resolve(self, name: str, pending: dict[str, str]) -> str | None:
+        """The column a field goes to, or None for the overflow column."""
+        if name in self.exact:
+            return name
+        folded = name.lower()
+        existing = self.folded.get(folded)
+        if existing is not None:
+            return existing  # DuckDB names are case-insensitive: share the column
+        if (
+            len(self.exact) + len(pending) >= MAX_NATIVE_COLUMNS
+            or len(name) > MAX_COLUMN_NAME
+            or not name.isprintable()
+            or name in SYSTEM_COLUMNS
+        ):
+            return None
+        pending.setdefault(folded, name)
+        return pending[folded]
+
+
+class CaseWriter:
+    """Buffers records of one evidence unit at a time and writes them in batches."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.con = case.connection
+        self._columns: dict[str, _TableColumns] = {}
+        self._buffer: dict[str, list[Record]] = {}
+        self._buffer_bytes = 0
+        self._rejected: list[tuple[str, Rejected]] = []
+        self._file_id = 0
+        self._unit_key = ""
+        self.result = FlushResult()
+
+    # -- unit lifecycle ------------------------------------------------------------------
+    def start_unit(self, file_id: int, unit_key: str) -> None:
+        self._file_id = file_id
+        self._unit_key = unit_key
+        self.result = FlushResult()
+
+    def add(self, source_type: str, record: Record) -> None:
+        records = self._buffer.setdefault(source_type, [])
+        records.append(record)
+        self._buffer_bytes += len(record.raw)
+        if len(records) >= BATCH_RECORDS or self._buffer_bytes >= BATCH_BYTES:
+            self.flush()
+
+    def reject(self, source_type: str | None, rejected: Rejected) -> None:
+        self._rejected.append((source_type or "", rejected))
+        if len(self._rejected) >= BATCH_RECORDS:
+            self._flush_quarantine()
+
+    def flush(self) -> None:
+        for source_type, records in self._buffer.items():
+            if records:
+                self._write(source_type, records)
+        self._buffer = {}
+        self._buffer_bytes = 0
+        self._flush_quarantine()
+
+    # -- writing -------------------------------------------------------------------------
+    def _table_columns(self, table: str) -> _TableColumns:
+        columns = self._columns.get(table)
+        if columns is None:
+            exists = self.con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?", [table]
+            ).fetchall()
+            if not exists:
+                definitions = [
+                    exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
+                                  kind=exp.DataType.build(kind))
+                    for name, kind in SYSTEM_COLUMNS.items()
+                ]
+                self.con.execute(exp.Create(
+                    this=exp.Schema(this=exp.to_table(table), expressions=definitions),
+                    kind="TABLE", exists=True).sql("duckdb"))
+                names: list[str] = []
+            else:
+                names = [row[0] for row in exists if row[0] not in SYSTEM_COLUMNS]
+            columns = self._columns[table] = _TableColumns(names)
+        return columns
+
+    def _write(self, source_type: str, records: list[Record]) -> None:
+        table = table_for(source_type)
+        columns = self._table_columns(table)
+        count = len(records)
+        native: dict[str, list[str | None]] = {}
+        overflow: list[str | None] = [None] * count
+        pending: dict[str, str] = {}
+        uids: list[str] = []
+        keyed = False
+        prefix = self._unit_key
+        for index, record in enumerate(records):
+            flat: dict[str, str] = {}
+            flatten(record.data, flat)
+            extra: dict[str, str] | None = None
+            for name, value in flat.items():
+                column = columns.resolve(name, pending)
+                if column is None:
+                    extra = extra or {}
+                    extra[name] = value
+                    continue
+                values = native.get(column)
+                if values is None:
+                    values = native[column] = [None] * count
+                if values[index] is not None:  # same name in another letter case
+                    extra = extra or {}
+                    extra[name] = value
+                    continue
+                values[index] = value
+            if extra:
+                overflow[index] = orjson.dumps(extra).decode()
+            if record.key:
+                keyed = True
+                uids.append(hashlib.blake2b(f"{source_type}\x00{record.key}".encode(),
+                                            digest_size=16).hexdigest())
+            else:
+                uids.append(f"{prefix}{record.position:x}")
+        self._add_columns(table, columns, pending)
+        times = [record.time for record in records]
+        system = {
+            "_uid": pa.array(uids, pa.string()),
+            "_file": pa.array([self._file_id] * count, pa.int32()),
+            "_record": pa.array([record.position for record in records], pa.int64()),
+            "_time": pa.array(times, pa.timestamp("us")),
+            "_raw": _text_array([record.raw for record in records]),
+            "_overflow": pa.array(overflow, pa.string()),
+        }
+        native_arrays = {name: _text_array(values) for name, values in native.items()}
+        batch = pa.table({**system, **native_arrays})
+        normal = pa.table(self._normal_columns(source_type, records, uids, times))
+        self._insert(table, batch, normal, keyed)
+
+    def _normal_columns(self, source_type: str, records: list[Record], uids: list[str],
+                        times: list[datetime | None]) -> dict[str, Any]:
+        count = len(records)
+        columns: dict[str, Any] = {
+            "uid": pa.array(uids, pa.string()),
+            "source_type": pa.array([source_type] * count, pa.string()),
+            "file_id": pa.array([self._file_id] * count, pa.int32()),
+            "record": pa.array([record.position for record in records], pa.int64()),
+            "time": pa.array(times, pa.timestamp("us")),
+        }
+        values: dict[str, list[Any]] = {}
+        for index, record in enumerate(records):
+            for name, value in record.normal.items():
+                if value is None or name not in NORMAL_COLUMNS:
+                    continue
+                target = values.get(name)
+                if target is None:
+                    target = values[name] = [None] * count
+                if name in INTEGER_COLUMNS:
+                    number = value if type(value) is int else int_of(value)
+                    if number is not None and NORMAL_COLUMNS[name] == "INTEGER" \
+                            and not -(2**31) <= number < 2**31:
+                        number = None
+                    target[index] = number
+                else:
+                    target[index] = value if type(value) is str else str(value)
+        for name, items in values.items():
+            kind = NORMAL_COLUMNS[name]
+            columns[name] = _text_array(items) if kind == "VARCHAR" \
+                else pa.array(items, _ARROW_TYPES[kind])
+        return columns
+
+    def _add_columns(self, table: str, columns: _TableColumns, pending: dict[str, str]) -> None:
+        for name in pending.values():
+            alter = exp.Alter(
+                this=exp.to_table(table), kind="TABLE",
+                actions=[exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
+                                       kind=exp.DataType.build("VARCHAR"))],
+            )
+            self.con.execute(alter.sql("duckdb"))
+            columns.exact.add(name)
+            columns.folded[name.lower()] = name
+
+    def _insert(self, table: str, batch: pa.Table, normal: pa.Table, keyed: bool) -> None:
+        con = self.con
+        con.register("tg_batch", batch)
+        con.register("tg_normal", normal)
+        try:
+            source = "tg_batch"
+            if keyed:
+                # Drop records whose natural key is already stored (or repeated in this batch).
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE tg_fresh AS SELECT * FROM tg_batch b "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {_quote(table)} e WHERE e._uid = b._uid) "
+                    "QUALIFY row_number() OVER (PARTITION BY _uid ORDER BY _record) = 1"
+                )
+                source = "tg_fresh"
+            names = batch.column_names
+            select = exp.select(*[exp.column(name, quoted=True) for name in names]).from_(source)
+            con.execute(exp.insert(select, exp.to_table(table),
+                                   columns=[exp.to_identifier(n, quoted=True) for n in names])
+                        .sql("duckdb"))
+            normal_names = normal.column_names
+            normal_select = exp.select(
+                *[exp.column(name, quoted=True) for name in normal_names]).from_("tg_normal")
+            if keyed:
+                normal_select = normal_select.where(
+                    "uid IN (SELECT _uid FROM tg_fresh) AND "
+                    "record IN (SELECT _record FROM tg_fresh f WHERE f._uid = tg_normal.uid)")
+            con.execute(exp.insert(normal_select, exp.to_table("events"),
+                                   columns=[exp.to_identifier(n, quoted=True)
+                                            for n in normal_names]).sql("duckdb"))
+            stored_row = con.execute(f"SELECT count(*), min(_time), max(_time) FROM {source}"
+                                     ).fetchall()[0]
+            stored = int(stored_row[0])
+        finally:
+            con.unregister("tg_batch")
+            con.unregister("tg_normal")
+            if keyed:
+                con.execute("DROP TABLE IF EXISTS tg_fresh")
+        result = self.result
+        result.stored += stored
+        result.duplicates += batch.num_rows - stored
+        for moment in (stored_row[1], stored_row[2]):
+            if moment is None:
+                continue
+            if result.first is None or moment < result.first:
+                result.first = moment
+            if result.last is None or moment > result.last:
+                result.last = moment
+
+    def _flush_quarantine(self) -> None:
+        if not self._rejected:
+            return
+        rows = self._rejected
+        self._rejected = []
+        raws = [_raw_text(item.raw) for _, item in rows]
+        table = pa.table({
+            "file_id": pa.array([self._file_id] * len(rows), pa.int32()),
+            "source_type": pa.array([source or None for source, _ in rows], pa.string()),
+            "position": pa.array([item.position for _, item in rows], pa.int64()),
+            "reason": _text_array([item.reason for _, item in rows]),
+            "raw": _text_array([raw[:QUARANTINE_RAW_LIMIT] for raw in raws]),
+            "raw_length": pa.array([len(raw) for raw in raws], pa.int64()),
+        })
+        self.con.register("tg_quarantine", table)
+        try:
+            self.con.execute("INSERT INTO quarantine BY NAME SELECT * FROM tg_quarantine")
+        finally:
+            self.con.unregister("tg_quarantine")
+
+
+def _quote(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _raw_text(raw: str | bytes) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="backslashreplace")
+    return raw
+
+
+def _text_array(values: list[str | None]) -> pa.Array:
+    """Arrow strings; text that is not valid Unicode (lone surrogates) is escaped, not lost."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowInvalid, UnicodeEncodeError):
+        return pa.array(
+            [None if value is None else value.encode("utf-8", "backslashreplace").decode()
+             for value in values],
+            pa.string(),
+        )
