@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(
-    os.environ.get("TRAILGUARD_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-).resolve()
+_DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("TRAILGUARD_SHARED_DATA", _DEFAULT_DATA)).resolve()
 
 
 @pytest.fixture(scope="session")

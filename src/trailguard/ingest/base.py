@@ -99,7 +99,9 @@ class SourceParser(ABC):
 PARSERS: Registry[SourceParser] = Registry("trailguard.parsers", "source parser")
 
 
-def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+def iter_lines(
+    stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
     """Yield ``(line_number, line)`` without the line ending; ``None`` for an over-long line.
 
     An over-long line is consumed in chunks and never held in memory whole.
@@ -155,7 +157,7 @@ def int_of(value: Any) -> int | None:
             return None
     if not -(2**63) <= value < 2**63:
         return None
-    return value
+    return int(value)
 
 
 def dig(data: dict[str, Any], *path: str) -> Any:

@@ -166,7 +166,7 @@ def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
               depth: int) -> Iterator[Unit | UnitProblem]:
     """Classify a stream by its magic bytes and yield the units in it."""
     hasher = HashingReader(raw) if member else None
-    stream = buffered(hasher if hasher is not None else raw)
+    stream = buffered(raw if hasher is None else hasher)  # type: ignore[arg-type]
     try:
         head = stream.peek(_PEEK)[:_PEEK]
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
@@ -202,7 +202,7 @@ def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
 
 def buffered(raw: IO[bytes]) -> io.BufferedReader:
     """A reader that can peek ahead without consuming (sniffing needs 64 KiB of head)."""
-    if isinstance(raw, io.BufferedReader) and not isinstance(raw, io.BufferedRandom):
+    if type(raw) is io.BufferedReader:
         return raw
     return io.BufferedReader(raw, buffer_size=_BUFFER)  # type: ignore[arg-type]
 
@@ -225,7 +225,7 @@ def _zip_units(root: Root, member: str, stream: IO[bytes], seekable: IO[bytes] |
             yield UnitProblem(root, member, f"cannot read zip archive: {error}")
             return
         spool.seek(0)
-        source = spool  # type: ignore[assignment]
+        source = spool
     try:
         try:
             archive = zipfile.ZipFile(source)
@@ -292,7 +292,7 @@ def _zip_time(info: zipfile.ZipInfo) -> datetime | None:
 
 def _decompressor(head: bytes, handle: IO[bytes]) -> IO[bytes] | None:
     if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=handle, mode="rb")
+        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
     if head.startswith(_BZIP2) and head[3:4].isdigit():
         return bz2.BZ2File(handle, mode="rb")
     if head.startswith(_XZ):

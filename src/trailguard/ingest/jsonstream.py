@@ -94,7 +94,7 @@ def _iter_lines_or_documents(
             line = first + line if line is not None else None
         if line is None:
             if carry:
-                yield Rejected(carry_start, "unterminated JSON document", carry[:65536])
+                yield Rejected(carry_start, "unterminated JSON document", carry)
                 carry = ""
             yield Rejected(number, f"line longer than {MAX_LINE_BYTES} bytes", b"")
             continue
@@ -111,7 +111,7 @@ def _iter_lines_or_documents(
                 continue
         carry += decode(line) + "\n"
         if len(carry) > MAX_LINE_BYTES:
-            yield Rejected(carry_start, "JSON document larger than the limit", carry[:65536])
+            yield Rejected(carry_start, "JSON document larger than the limit", carry)
             carry = ""
             continue
         items, carry, carry_start = _drain(carry_start, carry, final=False)
@@ -146,7 +146,7 @@ def _drain(start: int, text: str, final: bool) -> tuple[list[JsonDoc | Rejected]
             # Not JSON: reject the rest of this line and resynchronise on the next one.
             newline = text.find("\n", index)
             stop = len(text) if newline < 0 else newline
-            items.append(Rejected(line, f"invalid JSON: {error.msg}", text[index:stop][:65536]))
+            items.append(Rejected(line, f"invalid JSON: {error.msg}", text[index:stop]))
             if newline < 0:
                 return items, "", line
             index = newline
@@ -199,7 +199,7 @@ def _iter_array(stream: IO[bytes]) -> Iterator[JsonDoc | Rejected]:
                     continue
                 element += 1
                 yield Rejected(element, f"invalid JSON in array: {error.msg}",
-                               buffer[index:index + 65536])
+                               buffer[index:])
                 return
             break
         element += 1

@@ -147,7 +147,7 @@ def choose_parser(head: bytes, name: str) -> type[SourceParser] | None:
     for key, cls in PARSERS:
         try:
             score = cls.sniff(head, name)
-        except Exception:  # a sniffer bug must not stop the ingest  # noqa: BLE001
+        except Exception:  # a sniffer bug must not stop the ingest
             log.exception("sniffer of %s failed on %s", key, name)
             continue
         if score > best[0] or (score == best[0] and score > 0 and key < best[1]):
@@ -320,7 +320,7 @@ class Ingest:
             except (OSError, EOFError, ValueError) as error:
                 status, message = "partial", f"stopped reading after {records} records: " \
                     f"{_reason(error)}"
-            except Exception as error:  # a parser bug: keep what was read, say so  # noqa: BLE001
+            except Exception as error:  # a parser bug: keep what was read, say so
                 log.exception("parser %s failed on %s", source_type, unit.location)
                 status, message = "partial", f"parser error after {records} records: " \
                     f"{type(error).__name__}: {error}"

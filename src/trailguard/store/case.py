@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 VARCHAR,             -- of this file or member's own bytes
     size BIGINT,
     source_type VARCHAR,
-    status VARCHAR NOT NULL,    -- complete | partial | unrecognised | unreadable | container | duplicate
+    -- complete | partial | empty | unrecognised | unreadable | reading | container | duplicate
+    status VARCHAR NOT NULL,
     message VARCHAR,
     records BIGINT DEFAULT 0,
     stored BIGINT DEFAULT 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -225,7 +225,7 @@ class CaseWriter:
                 if target is None:
                     target = values[name] = [None] * count
                 if name in INTEGER_COLUMNS:
-                    number = value if type(value) is int else int_of(value)
+                    number = int_of(value)
                     if number is not None and NORMAL_COLUMNS[name] == "INTEGER" \
                             and not -(2**31) <= number < 2**31:
                         number = None

@@ -98,7 +98,7 @@ class ActionTrailParser(SourceParser):
         if first_byte(reader) in (b"{", b"[", b""):
             yield from self._parse_json(reader)
         else:
-            yield from _parse_csv(reader, self._record)
+            yield from parse_csv(reader, self._record)
 
     def _parse_json(self, stream: IO[bytes]) -> Iterator[Record | Rejected]:
         last = 0
@@ -245,10 +245,13 @@ def _json_value(text: str) -> Any:
         return None
 
 
-def _parse_csv(
+def parse_csv(
     stream: IO[bytes], build: Callable[[int, Any, str], Record | Rejected]
 ) -> Iterator[Record | Rejected]:
-    """SLS CSV export: a header row of field names, then one event per row."""
+    """A CSV export (SLS console or CLI): a header row of field names, then one record per row.
+
+    Shared with the VPC flow-log parser; ``build(position, fields, raw)`` makes the record.
+    """
     header: list[str] | None = None
     for position, row, raw in iter_csv_rows(stream):
         if isinstance(row, Rejected):
@@ -257,12 +260,14 @@ def _parse_csv(
         if not row:
             continue
         if header is None:
-            header = [cell.strip().lstrip("\ufeff") for cell in row]
+            header = [cell.strip() for cell in row]
             continue
         if len(row) != len(header):
             yield Rejected(position, f"expected {len(header)} CSV columns, got {len(row)}", raw)
             continue
-        yield build(position, dict(zip(header, row, strict=True)), raw)
+        # An export's columns are the union over all rows: an empty cell is an absent field.
+        yield build(position, {name: cell for name, cell in zip(header, row, strict=True)
+                               if cell != ""}, raw)
 
 
 def iter_csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str] | Rejected, str]]:
@@ -282,6 +287,8 @@ def iter_csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str] | Rejected
             yield number, too_long(number), ""
             continue
         text = decode(line)
+        if number == 1:
+            text = text.removeprefix("\ufeff")
         if not parts:
             start = number
         parts.append(text)

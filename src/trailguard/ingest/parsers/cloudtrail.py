@@ -110,15 +110,12 @@ def _lookup_item(item: Any) -> Iterator[tuple[Any, str]]:
 
 
 def normalise(item: dict[str, Any]) -> dict[str, Any]:
-    identity = item.get("userIdentity") if isinstance(item.get("userIdentity"), dict) else {}
-    assert isinstance(identity, dict)
+    identity = _mapping(item.get("userIdentity"))
     name = text_of(item.get("eventName"))
     error = text_of(item.get("errorCode"))
     login = dig(item, "responseElements", "ConsoleLogin")
     failed = bool(error) or login == "Failure"
-    params = item.get("requestParameters") if isinstance(item.get("requestParameters"), dict) \
-        else {}
-    assert isinstance(params, dict)
+    params = _mapping(item.get("requestParameters"))
     user = (
         text_of(identity.get("userName"))
         or text_of(dig(identity, "sessionContext", "sessionIssuer", "userName"))
@@ -153,6 +150,10 @@ def normalise(item: dict[str, Any]) -> dict[str, Any]:
         "cloud_region": text_of(item.get("awsRegion")),
         "cloud_service": text_of(item.get("eventSource")),
     }
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _arn_tail(arn: str | None) -> str | None:

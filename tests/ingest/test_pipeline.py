@@ -1,0 +1,226 @@
+"""The ingest run: exact accounting, idempotence, archives, bad input, interrupted runs."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from trailguard.ingest.pipeline import Ingest, IngestReport
+from trailguard.store.case import Case
+
+
+def ingest(case_dir: Path, *paths: Path, **options: object) -> IngestReport:
+    with Case.open(case_dir, create=True) as case:
+        return Ingest(case, **options).run(list(paths))  # type: ignore[arg-type]
+
+
+def count(case_dir: Path, sql: str) -> int:
+    with Case.open(case_dir) as case:
+        return int(case.connection.execute(sql).fetchall()[0][0])
+
+
+def assert_balanced(report: IngestReport) -> None:
+    summary = report.to_json()
+    assert summary["records"] == summary["stored"] + summary["quarantined"] + summary["duplicates"]
+    for stats in summary["sources"].values():
+        assert stats["records"] == stats["stored"] + stats["quarantined"] + stats["duplicates"]
+
+
+def cloudtrail_lines(count: int, prefix: str = "e") -> bytes:
+    lines = []
+    for number in range(count):
+        lines.append(json.dumps({
+            "eventVersion": "1.08", "eventTime": f"2024-03-01T10:{number % 60:02d}:00Z",
+            "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+            "eventID": f"{prefix}-{number}", "userIdentity": {"type": "IAMUser", "userName": "u"},
+        }))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_fixture_folder_is_stored_and_balanced(tmp_path: Path, fixtures: Path) -> None:
+    report = ingest(tmp_path / "case", fixtures / "cloudtrail")
+    assert_balanced(report)
+    summary = report.to_json()
+    stats = summary["sources"]["cloudtrail"]
+    # s3_delivery.json and its .gz twin hold the same 4 events; lookup_events repeats one.
+    assert stats["files"] == 4
+    assert stats["records"] == 4 + 4 + 2 + 3
+    assert stats["quarantined"] == 1
+    assert stats["duplicates"] == 5
+    assert stats["stored"] == 7
+    assert stats["first"] == "2024-03-01T10:00:00Z"
+    assert count(tmp_path / "case", "SELECT count(*) FROM ev_cloudtrail") == 7
+    assert count(tmp_path / "case", "SELECT count(*) FROM events") == 7
+    assert count(tmp_path / "case", "SELECT count(*) FROM quarantine") == 1
+
+
+def test_nested_fields_are_addressable_by_dotted_path(tmp_path: Path, fixtures: Path) -> None:
+    ingest(tmp_path / "case", fixtures / "cloudtrail" / "s3_delivery.json")
+    with Case.open(tmp_path / "case") as case:
+        rows = case.connection.execute(
+            'SELECT "userIdentity.type", "requestParameters.bucketName", '
+            '"additionalEventData.bytesTransferredOut", _record, _raw '
+            'FROM ev_cloudtrail WHERE "eventName" = \'GetObject\'').fetchall()
+    assert rows[0][:4] == ("AssumedRole", "payroll", "1048576", 3)
+    assert json.loads(rows[0][4])["eventName"] == "GetObject"
+
+
+def test_reingesting_adds_nothing(tmp_path: Path, fixtures: Path) -> None:
+    first = ingest(tmp_path / "case", fixtures / "cloudtrail")
+    again = ingest(tmp_path / "case", fixtures / "cloudtrail")
+    assert_balanced(again)
+    assert again.stored == 0 and again.quarantined == 0
+    assert again.duplicates == first.records
+    assert count(tmp_path / "case", "SELECT count(*) FROM ev_cloudtrail") == first.stored
+
+
+def test_same_bytes_under_another_name_are_duplicates_and_listed(tmp_path: Path,
+                                                                  fixtures: Path) -> None:
+    copy = tmp_path / "copy.json"
+    copy.write_bytes((fixtures / "cloudtrail" / "records.ndjson").read_bytes())
+    ingest(tmp_path / "case", fixtures / "cloudtrail" / "records.ndjson")
+    report = ingest(tmp_path / "case", copy)
+    assert report.duplicates == 3 and report.stored == 0
+    manifest = json.loads((tmp_path / "case" / "manifest.json").read_text())
+    entries = {Path(item["path"]).name: item for item in manifest["files"]}
+    assert entries["copy.json"]["status"] == "duplicate"
+    assert entries["records.ndjson"]["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+
+
+def test_manifest_lists_every_file_with_hash_and_size(tmp_path: Path, fixtures: Path) -> None:
+    ingest(tmp_path / "case", fixtures / "cloudtrail")
+    manifest = json.loads((tmp_path / "case" / "manifest.json").read_text())
+    for item in manifest["files"]:
+        data = Path(item["path"]).read_bytes()
+        assert item["sha256"] == hashlib.sha256(data).hexdigest()
+        assert item["size"] == len(data)
+
+
+def test_archives_nested_and_members_hashed(tmp_path: Path) -> None:
+    inner_tar = io.BytesIO()
+    with tarfile.open(fileobj=inner_tar, mode="w:gz") as archive:
+        for name, data in [("logs/a.json", cloudtrail_lines(3, "a")),
+                           ("logs/b.json.gz", gzip.compress(cloudtrail_lines(2, "b"))),
+                           ("logs/empty.log", b"")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    outer = tmp_path / "evidence.zip"
+    with zipfile.ZipFile(outer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("collection/host.tar.gz", inner_tar.getvalue())
+        archive.writestr("collection/c.json", cloudtrail_lines(4, "c"))
+        archive.writestr("__MACOSX/._c.json", b"\x00\x05\x16\x07binary")
+    report = ingest(tmp_path / "case", outer)
+    assert_balanced(report)
+    assert report.stored == 9
+    assert report.files == 4
+    assert [p["message"] for p in report.problems] == ["empty file"]
+    with Case.open(tmp_path / "case") as case:
+        members = dict(case.connection.execute(
+            "SELECT member, sha256 FROM files WHERE parent_id IS NOT NULL").fetchall())
+    assert members["collection/c.json"] == hashlib.sha256(cloudtrail_lines(4, "c")).hexdigest()
+    assert "collection/host.tar.gz!logs/b.json.gz" in members
+    again = ingest(tmp_path / "case", outer)
+    assert again.duplicates == 9 and again.stored == 0
+
+
+def test_truncated_gzip_keeps_what_was_read_and_says_so(tmp_path: Path) -> None:
+    data = gzip.compress(os.urandom(200_000).hex().encode()[:0] + cloudtrail_lines(3000))
+    path = tmp_path / "trail.json.gz"
+    path.write_bytes(data[: len(data) // 2])
+    report = ingest(tmp_path / "case", path)
+    assert_balanced(report)
+    assert 0 < report.stored < 3000
+    assert "truncated" in report.problems[0]["message"]
+
+
+def test_bad_files_get_a_message_and_do_not_stop_the_run(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "empty.log").write_bytes(b"")
+    (evidence / "garbage.bin").write_bytes(bytes(range(256)) * 40)
+    (evidence / "broken.zip").write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    (evidence / "good.json").write_bytes(cloudtrail_lines(5))
+    report = ingest(tmp_path / "case", evidence)
+    assert_balanced(report)
+    assert report.stored == 5
+    messages = {Path(p["file"]).name: p["message"] for p in report.problems}
+    assert messages["empty.log"] == "empty file"
+    assert messages["garbage.bin"].startswith("format not recognised: binary data")
+    assert "zip" in messages["broken.zip"]
+
+
+def test_wrong_encoding_and_huge_lines_are_quarantined_with_position(tmp_path: Path) -> None:
+    good = cloudtrail_lines(2).splitlines()
+    huge_valid = json.dumps({"eventSource": "s3.amazonaws.com", "eventName": "PutObject",
+                             "eventID": "big", "pad": "x" * (10 * 1024 * 1024)}).encode()
+    lines = [good[0], b'{"eventName": "caf\xe9", "eventSource": "x.amazonaws.com"}',
+             b"y" * (10 * 1024 * 1024), huge_valid, good[1]]
+    path = tmp_path / "mixed.json"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    report = ingest(tmp_path / "case", path, source="cloudtrail")
+    assert_balanced(report)
+    assert report.stored == 3
+    assert report.quarantined == 2
+    with Case.open(tmp_path / "case") as case:
+        rows = case.connection.execute(
+            "SELECT position, length(raw), raw_length FROM quarantine ORDER BY position"
+        ).fetchall()
+    assert [row[0] for row in rows] == [2, 3]
+    assert rows[1][1] == 64 * 1024 and rows[1][2] == 10 * 1024 * 1024
+
+
+def test_killed_ingest_resumes_to_exactly_the_right_records(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for number in range(4):
+        (evidence / f"trail{number}.json").write_bytes(cloudtrail_lines(6000, f"f{number}"))
+    case_dir = tmp_path / "case"
+    script = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from trailguard.ingest.pipeline import Ingest
+        from trailguard.store.case import Case
+
+        class KillMidway:
+            seen = 0
+            def start(self, roots, total): pass
+            def root_done(self, size): pass
+            def note(self, text): pass
+            def records(self, count):
+                self.seen += count
+                if self.seen >= 14000:
+                    os._exit(9)   # like kill -9: no cleanup, no commit
+
+        case = Case.open(Path({str(case_dir)!r}), create=True)
+        Ingest(case, progress=KillMidway()).run([Path({str(evidence)!r})])
+    """)
+    result = subprocess.run([sys.executable, "-c", script], check=False, timeout=300)
+    assert result.returncode == 9
+    partial = count(case_dir, "SELECT count(*) FROM ev_cloudtrail")
+    assert partial == 12000  # two whole files committed, the third rolled back
+    report = ingest(case_dir, evidence)
+    assert_balanced(report)
+    assert report.stored == 12000 and report.duplicates == 12000
+    assert count(case_dir, "SELECT count(*) FROM ev_cloudtrail") == 24000
+    assert count(case_dir, "SELECT count(DISTINCT _uid) FROM ev_cloudtrail") == 24000
+    assert count(case_dir, "SELECT count(*) FROM events") == 24000
+    assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'complete'") == 4
+
+
+def test_unknown_forced_source_is_a_clear_error(tmp_path: Path) -> None:
+    from trailguard.errors import UnknownPluginError
+
+    with pytest.raises(UnknownPluginError, match="unknown source parser 'nope'; known: "):
+        ingest(tmp_path / "case", tmp_path, source="nope")
