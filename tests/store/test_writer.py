@@ -82,6 +82,12 @@ def test_natural_keys_deduplicate_within_and_across_batches(tmp_path: Path) -> N
     records = [Record(i, {"n": str(i)}, raw="{}", key=f"k{i % 3}") for i in range(1, 7)]
     case = write(tmp_path, records)
     con = case.connection
+    con.execute("INSERT INTO files (id, path, member, root_sha256, status, stored, ingested_at) "
+                "VALUES (1, 'x', '', 'x', 'complete', 6, now())")
+    writer = CaseWriter(case)
+    writer.keyed_tables.add("ev_test")
+    assert writer.deduplicate() == {1: 3}
+    assert con.execute("SELECT stored, duplicates FROM files").fetchall() == [(3, 3)]
     assert con.execute("SELECT list(n ORDER BY n) FROM ev_test").fetchall()[0][0] == ["1", "2", "3"]
     assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 3
     case.close()

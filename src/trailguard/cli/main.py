@@ -33,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 CaseOption = Annotated[Path, typer.Option("--case", help="Case folder (created by ingest).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
@@ -101,7 +101,7 @@ def _print_ingest(summary: dict[str, Any]) -> None:
     for column in ("source", "files", "records", "stored", "quarantined", "duplicates",
                    "first", "last"):
         table.add_column(column, justify="right" if column not in ("source", "first", "last")
-                         else "left")
+                         else "left", no_wrap=column != "last" and column != "first")
     for name, stats in summary["sources"].items():
         table.add_row(escape(name), *(f"{stats[key]:,}" for key in
                                       ("files", "records", "stored", "quarantined", "duplicates")),

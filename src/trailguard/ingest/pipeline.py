@@ -22,7 +22,7 @@ from trailguard.ingest.base import PARSERS, SNIFF_BYTES, ParseContext, Record, S
 from trailguard.ingest.evidence import Root, Unit, UnitProblem, find_roots, hash_root, iter_units
 from trailguard.ingest.timeparse import to_iso
 from trailguard.store.case import Case
-from trailguard.store.writer import CaseWriter
+from trailguard.store.writer import BATCH_BYTES, BATCH_RECORDS, CaseWriter
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,8 @@ class Ingest:
         self.reference_year = reference_year
         self.writer = CaseWriter(case)
         self.report = IngestReport()
+        self.run_files: set[int] = set()
+        """files.id of the units parsed in this run."""
 
     def run(self, paths: list[Path]) -> IngestReport:
         files, problems = find_roots(paths)
@@ -188,8 +190,29 @@ class Ingest:
                 continue
             self._ingest_root(root)
             self.progress.root_done(size)
+        self._deduplicate()
         self.case.write_manifest()
         return self.report
+
+    def _deduplicate(self) -> None:
+        """Records that arrived twice under one natural key (e.g. a CloudTrail eventID seen in
+        an S3 file and in lookup-events output) are kept once and counted as duplicates."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            removed = self.writer.deduplicate()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        for file_id, number in removed.items():
+            found = self.con.execute("SELECT source_type FROM files WHERE id = ?",
+                                     [file_id]).fetchall()
+            if file_id in self.run_files and found:
+                stats = self.report.sources[str(found[0][0])]
+                stats.stored -= number
+                stats.duplicates += number
+                self.report.stored -= number
+                self.report.duplicates += number
 
     # -- roots ---------------------------------------------------------------------------
     def _ingest_root(self, root: Root) -> None:
@@ -304,28 +327,37 @@ class Ingest:
             self.writer.start_unit(file_id, f"{key}:")
             records = quarantined = 0
             status, message = "complete", None
-            pending = 0
+            batch: list[Record] = []
+            batch_bytes = 0
+            writer = self.writer
             try:
                 for item in parser_cls().parse(stream, context):
-                    records += 1
-                    if isinstance(item, Record):
-                        self.writer.add(source_type, item)
+                    if type(item) is Record:
+                        batch.append(item)
+                        batch_bytes += len(item.raw)
+                        if len(batch) >= BATCH_RECORDS or batch_bytes >= BATCH_BYTES:
+                            records += len(batch)
+                            writer.add_many(source_type, batch)
+                            self.progress.records(len(batch))
+                            batch, batch_bytes = [], 0
+                    elif isinstance(item, Record):
+                        batch.append(item)
                     else:
                         quarantined += 1
-                        self.writer.reject(source_type, item)
-                    pending += 1
-                    if pending >= 5000:
-                        self.progress.records(pending)
-                        pending = 0
+                        writer.reject(source_type, item)
             except (OSError, EOFError, ValueError) as error:
-                status, message = "partial", f"stopped reading after {records} records: " \
-                    f"{_reason(error)}"
-            except Exception as error:  # a parser bug: keep what was read, say so
+                read = records + len(batch) + quarantined
+                status = "partial"
+                message = f"stopped reading after {read} records: {_reason(error)}"
+            except Exception as error:  # a parser bug: keep what was read, say so  # noqa: BLE001
                 log.exception("parser %s failed on %s", source_type, unit.location)
-                status, message = "partial", f"parser error after {records} records: " \
-                    f"{type(error).__name__}: {error}"
-            self.progress.records(pending)
-            self.writer.flush()
+                read = records + len(batch) + quarantined
+                status = "partial"
+                message = f"parser error after {read} records: {type(error).__name__}: {error}"
+            records += len(batch) + quarantined
+            writer.add_many(source_type, batch)
+            self.progress.records(len(batch) + quarantined)
+            writer.flush()
             result = self.writer.result
             sha, size = _safe_finish(unit)
             self._insert_file(parent_id, root, unit.member, sha, size, source_type, status,
@@ -336,6 +368,7 @@ class Ingest:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        self.run_files.add(file_id)
         if message:
             self.report.problem(str(root.path), unit.member, message)
         self.report.add(source_type, 1, records, result.stored, quarantined, result.duplicates,

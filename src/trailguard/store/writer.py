@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from trailguard.ingest.base import Record, Rejected, int_of
@@ -104,6 +105,8 @@ class CaseWriter:
         self._rejected: list[tuple[str, Rejected]] = []
         self._file_id = 0
         self._unit_key = ""
+        self.keyed_tables: set[str] = set()
+        """Tables that received records with natural keys (to de-duplicate at the end)."""
         self.result = FlushResult()
 
     # -- unit lifecycle ------------------------------------------------------------------
@@ -118,6 +121,12 @@ class CaseWriter:
         self._buffer_bytes += len(record.raw)
         if len(records) >= BATCH_RECORDS or self._buffer_bytes >= BATCH_BYTES:
             self.flush()
+
+    def add_many(self, source_type: str, records: list[Record]) -> None:
+        """Write a batch of records at once (the pipeline's fast path)."""
+        self.flush()
+        if records:
+            self._write(source_type, records)
 
     def reject(self, source_type: str | None, rejected: Rejected) -> None:
         self._rejected.append((source_type or "", rejected))
@@ -159,32 +168,63 @@ class CaseWriter:
         table = table_for(source_type)
         columns = self._table_columns(table)
         count = len(records)
-        native: dict[str, list[str | None]] = {}
+        native: dict[str, list[str | None]] = {}  # column -> values of this batch
+        slots: dict[str, list[str | None] | None] = {}  # field name -> its column's values
         overflow: list[str | None] = [None] * count
         pending: dict[str, str] = {}
         uids: list[str] = []
         keyed = False
         prefix = self._unit_key
+        dumps = orjson.dumps
         for index, record in enumerate(records):
-            flat: dict[str, str] = {}
-            flatten(record.data, flat)
             extra: dict[str, str] | None = None
-            for name, value in flat.items():
-                column = columns.resolve(name, pending)
-                if column is None:
-                    extra = extra or {}
-                    extra[name] = value
-                    continue
-                values = native.get(column)
-                if values is None:
-                    values = native[column] = [None] * count
-                if values[index] is not None:  # same name in another letter case
-                    extra = extra or {}
-                    extra[name] = value
-                    continue
-                values[index] = value
+            stack: list[tuple[dict[str, Any], str]] = [(record.data, "")]
+            while stack:
+                data, path = stack.pop()
+                for key, value in data.items():
+                    name = path + key if path else key
+                    kind = type(value)
+                    if kind is str:
+                        text = value
+                    elif kind is dict:
+                        if value:
+                            stack.append((value, name + "."))
+                        continue
+                    elif value is None:
+                        continue
+                    elif kind is bool:
+                        text = "true" if value else "false"
+                    elif kind is int or kind is float:
+                        text = str(value)
+                    elif isinstance(value, dict):
+                        if value:
+                            stack.append((dict(value), name + "."))
+                        continue
+                    else:
+                        text = dumps(value, default=str).decode()
+                    values = slots.get(name)
+                    if values is None:
+                        if name in slots:  # known to go to the overflow column
+                            extra = extra or {}
+                            extra[name] = text
+                            continue
+                        column = columns.resolve(name, pending)
+                        if column is None:
+                            slots[name] = None
+                            extra = extra or {}
+                            extra[name] = text
+                            continue
+                        values = native.get(column)
+                        if values is None:
+                            values = native[column] = [None] * count
+                        slots[name] = values
+                    if values[index] is not None:  # the same name in another letter case
+                        extra = extra or {}
+                        extra[name] = text
+                        continue
+                    values[index] = text
             if extra:
-                overflow[index] = orjson.dumps(extra).decode()
+                overflow[index] = dumps(extra).decode()
             if record.key:
                 keyed = True
                 uids.append(hashlib.blake2b(f"{source_type}\x00{record.key}".encode(),
@@ -251,51 +291,61 @@ class CaseWriter:
 
     def _insert(self, table: str, batch: pa.Table, normal: pa.Table, keyed: bool) -> None:
         con = self.con
+        if keyed:
+            self.keyed_tables.add(table)
         con.register("tg_batch", batch)
         con.register("tg_normal", normal)
         try:
-            source = "tg_batch"
-            if keyed:
-                # Drop records whose natural key is already stored (or repeated in this batch).
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE tg_fresh AS SELECT * FROM tg_batch b "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {_quote(table)} e WHERE e._uid = b._uid) "
-                    "QUALIFY row_number() OVER (PARTITION BY _uid ORDER BY _record) = 1"
-                )
-                source = "tg_fresh"
-            names = batch.column_names
-            select = exp.select(*[exp.column(name, quoted=True) for name in names]).from_(source)
-            con.execute(exp.insert(select, exp.to_table(table),
-                                   columns=[exp.to_identifier(n, quoted=True) for n in names])
-                        .sql("duckdb"))
-            normal_names = normal.column_names
-            normal_select = exp.select(
-                *[exp.column(name, quoted=True) for name in normal_names]).from_("tg_normal")
-            if keyed:
-                normal_select = normal_select.where(
-                    "uid IN (SELECT _uid FROM tg_fresh) AND "
-                    "record IN (SELECT _record FROM tg_fresh f WHERE f._uid = tg_normal.uid)")
-            con.execute(exp.insert(normal_select, exp.to_table("events"),
-                                   columns=[exp.to_identifier(n, quoted=True)
-                                            for n in normal_names]).sql("duckdb"))
-            stored_row = con.execute(f"SELECT count(*), min(_time), max(_time) FROM {source}"
-                                     ).fetchall()[0]
-            stored = int(stored_row[0])
+            for target, source, arrow in ((table, "tg_batch", batch),
+                                          ("events", "tg_normal", normal)):
+                names = arrow.column_names
+                select = exp.select(*[exp.column(n, quoted=True) for n in names]).from_(source)
+                con.execute(exp.insert(select, exp.to_table(target),
+                                       columns=[exp.to_identifier(n, quoted=True) for n in names])
+                            .sql("duckdb")).fetchall()
         finally:
             con.unregister("tg_batch")
             con.unregister("tg_normal")
-            if keyed:
-                con.execute("DROP TABLE IF EXISTS tg_fresh")
         result = self.result
-        result.stored += stored
-        result.duplicates += batch.num_rows - stored
-        for moment in (stored_row[1], stored_row[2]):
-            if moment is None:
-                continue
-            if result.first is None or moment < result.first:
-                result.first = moment
-            if result.last is None or moment > result.last:
-                result.last = moment
+        result.stored += batch.num_rows
+        times = batch.column("_time")
+        first, last = pc.min(times).as_py(), pc.max(times).as_py()
+        if first is not None and (result.first is None or first < result.first):
+            result.first = first
+        if last is not None and (result.last is None or last > result.last):
+            result.last = last
+
+    def deduplicate(self) -> dict[int, int]:
+        """Remove records whose natural key was already stored; keep the earliest one.
+
+        Runs once per ingest over the tables that received keyed records. Returns how many
+        records were removed per file id, and moves them from ``stored`` to ``duplicates`` in
+        the files table.
+        """
+        removed: dict[int, int] = {}
+        con = self.con
+        for table in sorted(self.keyed_tables):
+            quoted = _quote(table)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE tg_dupes AS "
+                "SELECT _uid, _file, _record FROM (SELECT _uid, _file, _record, row_number() "
+                "OVER (PARTITION BY _uid ORDER BY _file, _record) AS rn "
+                f"FROM {quoted} WHERE _uid IN (SELECT _uid FROM {quoted} GROUP BY _uid "
+                "HAVING count(*) > 1)) WHERE rn > 1"
+            )
+            counts = con.execute("SELECT _file, count(*) FROM tg_dupes GROUP BY 1").fetchall()
+            if counts:
+                con.execute(f"DELETE FROM {quoted} t USING tg_dupes d WHERE t._uid = d._uid "
+                            "AND t._file = d._file AND t._record = d._record").fetchall()
+                con.execute("DELETE FROM events e USING tg_dupes d WHERE e.uid = d._uid "
+                            "AND e.file_id = d._file AND e.record = d._record").fetchall()
+                for file_id, number in counts:
+                    removed[int(file_id)] = removed.get(int(file_id), 0) + int(number)
+                    con.execute("UPDATE files SET stored = stored - ?, duplicates = "
+                                "duplicates + ? WHERE id = ?", [number, number, file_id])
+            con.execute("DROP TABLE IF EXISTS tg_dupes")
+        self.keyed_tables.clear()
+        return removed
 
     def _flush_quarantine(self) -> None:
         if not self._rejected:

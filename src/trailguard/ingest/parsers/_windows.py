@@ -105,6 +105,7 @@ _CHANNEL_CATEGORY: dict[tuple[str, int], str] = {
     **{("microsoft-windows-wmi-activity/operational", eid): "wmi" for eid in (5857, 5860, 5861)},
 }
 
+_NULL_SID = "S-1-0-0"
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp"}
 _WFP_DIRECTION = {"%%14592": "in", "%%14593": "out"}
 
@@ -196,7 +197,7 @@ def flatten_event(event: dict[str, Any]) -> dict[str, Any]:
     if isinstance(system, dict):
         _flatten_system(system, out)
     for part, value in event.items():
-        if part == "System" or part.startswith("#") or part.startswith("@"):
+        if part == "System" or part.startswith(("#", "@")):
             continue
         if part == "EventData":
             _flatten_event_data(value, out)
@@ -209,7 +210,7 @@ def flatten_event(event: dict[str, Any]) -> dict[str, Any]:
 
 def _flatten_system(system: dict[str, Any], out: dict[str, Any]) -> None:
     for name, value in system.items():
-        if name.startswith("#") or name.startswith("@") or value is None:
+        if name.startswith(("#", "@")) or value is None:
             continue
         if not isinstance(value, dict):
             out[name] = event_id_of(value) if name == "EventID" else scalar(value)
@@ -242,11 +243,12 @@ def _flatten_event_data(node: Any, out: dict[str, Any]) -> None:
             elif key == "#text":
                 _collect_unnamed(value, unnamed)
             elif key == "#attributes" or key.startswith("@"):
+                # Attributes of the EventData element itself (a template Name): nested only.
                 attributes = value if key == "#attributes" else {key[1:]: value}
                 if isinstance(attributes, dict):
                     for name, item in attributes.items():
                         if not name.startswith("xmlns"):
-                            _put(out, name, scalar(item), "EventData")
+                            _nested(out, "EventData")[name] = scalar(item)
             else:
                 _put(out, key, scalar(value), "EventData")
     elif node is not None:
@@ -255,16 +257,20 @@ def _flatten_event_data(node: Any, out: dict[str, Any]) -> None:
         add_unnamed_data(out, unnamed)
 
 
+def _nested(out: dict[str, Any], name: str) -> dict[str, Any]:
+    holder = out.get(name)
+    if not isinstance(holder, dict):
+        holder = {}
+        out[name] = holder
+    return holder
+
+
 def add_unnamed_data(out: dict[str, Any], items: list[Any]) -> None:
     """Store unnamed EventData items: ``Data`` (joined text) and ``EventData.Data`` (list)."""
     texts = ["" if item is None else str(item) for item in items]
     _put(out, "Data", "\n".join(texts), "EventData")
     if len(texts) > 1:
-        holder = out.get("EventData")
-        if not isinstance(holder, dict):
-            holder = {}
-            out["EventData"] = holder
-        holder.setdefault("Data", texts)
+        _nested(out, "EventData").setdefault("Data", texts)
 
 
 def _collect_data(value: Any, out: dict[str, Any], unnamed: list[Any]) -> None:
@@ -371,16 +377,16 @@ def _process(normal: dict[str, Any], data: dict[str, Any], event_id: int | None,
     get = data.get
     if security and event_id == 4688:
         normal["process_name"] = text_of(get("NewProcessName"))
-        normal["process_pid"] = int_of(get("NewProcessId"))
+        normal["process_pid"] = _pid(get("NewProcessId"))
         normal["process_cmdline"] = text_of(get("CommandLine"))
         normal["process_user"] = text_of(get("TargetUserName")) or text_of(
             get("SubjectUserName"))
         normal["parent_name"] = text_of(get("ParentProcessName"))
-        normal["parent_pid"] = int_of(get("ProcessId"))
+        normal["parent_pid"] = _pid(get("ProcessId"))
         return
     if sysmon and event_id in (8, 10):
         normal["process_name"] = text_of(get("SourceImage"))
-        normal["process_pid"] = int_of(get("SourceProcessId"))
+        normal["process_pid"] = _pid(get("SourceProcessId"))
         normal["process_guid"] = text_of(get("SourceProcessGUID")) or text_of(
             get("SourceProcessGuid"))
         normal["process_user"] = text_of(get("SourceUser"))
@@ -389,13 +395,13 @@ def _process(normal: dict[str, Any], data: dict[str, Any], event_id: int | None,
     if image is None:
         image = get("ProcessName")
     normal["process_name"] = text_of(image)
-    normal["process_pid"] = int_of(get("ProcessId"))
+    normal["process_pid"] = _pid(get("ProcessId"))
     normal["process_cmdline"] = text_of(get("CommandLine"))
     normal["process_guid"] = text_of(get("ProcessGuid"))
     normal["process_user"] = text_of(get("User"))
     if "ParentImage" in data:
         normal["parent_name"] = text_of(get("ParentImage"))
-        normal["parent_pid"] = int_of(get("ParentProcessId"))
+        normal["parent_pid"] = _pid(get("ParentProcessId"))
         normal["parent_cmdline"] = text_of(get("ParentCommandLine"))
         normal["parent_guid"] = text_of(get("ParentProcessGuid"))
 
@@ -403,21 +409,30 @@ def _process(normal: dict[str, Any], data: dict[str, Any], event_id: int | None,
 def _identity(normal: dict[str, Any], data: dict[str, Any], event_id: int | None,
               security: bool) -> None:
     get = data.get
-    logon = security and event_id in _LOGON_EVENTS
-    if logon:
-        user = text_of(get("TargetUserName"))
+    if security and event_id in _LOGON_EVENTS:
+        # The account logging on is the target; the subject is the service that asked.
+        normal["actor_user"] = text_of(get("TargetUserName"))
         principal = text_of(get("TargetUserSid"))
-        session = text_of(get("TargetLogonId"))
-    else:
-        user = text_of(get("SubjectUserName"))
-        principal = text_of(get("SubjectUserSid"))
-        session = None
-    user = user or text_of(get("User")) or text_of(get("TargetUserName"))
-    normal["actor_user"] = user
-    normal["actor_principal"] = principal or text_of(get("Security_UserID")) or text_of(
-        get("UserID"))
-    normal["actor_session"] = session or text_of(get("LogonId")) or text_of(
-        get("SubjectLogonId")) or (None if logon else text_of(get("TargetLogonId")))
+        normal["actor_principal"] = None if principal == _NULL_SID else principal
+        normal["actor_session"] = text_of(get("TargetLogonId"))
+        return
+    normal["actor_user"] = (
+        text_of(get("SubjectUserName")) or text_of(get("User")) or text_of(get("TargetUserName"))
+    )
+    principal = text_of(get("SubjectUserSid"))
+    normal["actor_principal"] = (
+        (None if principal == _NULL_SID else principal) or text_of(get("Security_UserID"))
+        or text_of(get("UserID"))
+    )
+    normal["actor_session"] = (
+        text_of(get("LogonId")) or text_of(get("SubjectLogonId")) or text_of(get("TargetLogonId"))
+    )
+
+
+def _pid(value: Any) -> int | None:
+    """A process id; 0 (and "0x0") means "none" in Windows events."""
+    pid = int_of(value)
+    return pid if pid else None
 
 
 def _ip(value: Any) -> str | None:
@@ -497,10 +512,16 @@ def _keywords_outcome(keywords: Any) -> str | None:
         if "audit success" in text:
             return "success"
         return None
-    mask = int_of(keywords)
-    if mask is None:
+    if isinstance(keywords, int) and not isinstance(keywords, bool):
+        mask = keywords & 0xFFFFFFFFFFFFFFFF  # NXLog writes the mask as a signed integer
+    elif isinstance(keywords, str):
+        text = keywords.strip().lower()
+        try:
+            mask = int(text, 16) if text.startswith("0x") else int(text) & 0xFFFFFFFFFFFFFFFF
+        except ValueError:
+            return None
+    else:
         return None
-    mask &= 0xFFFFFFFFFFFFFFFF
     if mask & _AUDIT_FAILURE:
         return "failure"
     if mask & _AUDIT_SUCCESS:

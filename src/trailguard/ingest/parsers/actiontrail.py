@@ -25,7 +25,6 @@ Native fields are stored as found; the normalised view reads either spelling.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -67,6 +66,8 @@ _CSV_HEADER_FIELDS = ("event.eventName", "event.eventId", "event.acsRegion")
 _NAME_HINT = re.compile(r"(?:^|[/\\])(?:AliyunLogs[/\\]|Actiontrail_)", re.IGNORECASE)
 #: A CSV record whose quotes stay open longer than this many lines is rejected.
 MAX_CSV_RECORD_LINES = 10_000
+#: A quoted CSV cell; possessive quantifiers keep hostile input from backtracking.
+_QUOTED_CELL = re.compile(r'"((?:[^"]++|"")*+)"')
 
 
 @PARSERS.register("actiontrail")
@@ -117,7 +118,8 @@ class ActionTrailParser(SourceParser):
         if not any(name in event for name in EVENT_FIELDS):
             return Rejected(position, "not an ActionTrail event (no eventName/eventId)", raw)
         event_id = text_of(event.get("eventId"))
-        event_time = text_of(event.get("eventTime"))
+        event_time = text_of(event.get("eventTime")) or ""
+        event_name = text_of(event.get("eventName")) or ""
         time = parse_iso(event_time) or from_epoch(text_of(event.get("__time__")))
         return Record(
             position=position,
@@ -125,8 +127,7 @@ class ActionTrailParser(SourceParser):
             raw=raw,
             time=time,
             normal=normalise(event),
-            key=(f"actiontrail:{event_id}:{text_of(event.get('eventName'))}:{event_time}"
-                 if event_id else None),
+            key=f"actiontrail:{event_id}:{event_name}:{event_time}" if event_id else None,
         )
 
 
@@ -137,6 +138,8 @@ def _content_score(head: bytes) -> int:
     first_line = head.split(b"\n", 1)[0].decode("utf-8", "ignore")
     if any(field in first_line for field in _CSV_HEADER_FIELDS) and "," in first_line:
         return 90
+    if b'"awsRegion"' in head:  # CloudTrail's name for the region
+        return 0
     has_name = b"eventName" in head
     if b"acsRegion" in head and has_name:
         return 90
@@ -305,13 +308,40 @@ def iter_csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str] | Rejected
 
 
 def _csv_cells(position: int, raw: str) -> list[str] | Rejected:
-    try:
-        rows = list(csv.reader(io.StringIO(raw, newline="")))
-    except csv.Error as error:
-        return Rejected(position, f"malformed CSV: {error}", raw)
-    if len(rows) > 1:
-        return Rejected(position, "malformed CSV: unbalanced quotes", raw)
-    return rows[0] if rows else []
+    cells = split_csv_record(raw)
+    if cells is None:
+        return Rejected(position, "malformed CSV record (stray or unbalanced quotes)", raw)
+    return cells
+
+
+def split_csv_record(text: str) -> list[str] | None:
+    """The cells of one RFC 4180 record (``""`` escapes a quote), None when it is malformed.
+
+    Written out rather than with :mod:`csv`, whose process-wide field-size limit (128 KiB)
+    would reject large SLS ``event`` cells.
+    """
+    cells: list[str] = []
+    index, end = 0, len(text)
+    while True:
+        if index < end and text[index] == '"':
+            match = _QUOTED_CELL.match(text, index)
+            if match is None:
+                return None
+            cells.append(match.group(1).replace('""', '"'))
+            index = match.end()
+        else:
+            comma = text.find(",", index)
+            stop = end if comma < 0 else comma
+            cell = text[index:stop]
+            if '"' in cell or "\n" in cell:
+                return None
+            cells.append(cell)
+            index = stop
+        if index >= end:
+            return cells
+        if text[index] != ",":
+            return None
+        index += 1
 
 
 def peekable(stream: IO[bytes]) -> io.BufferedReader:

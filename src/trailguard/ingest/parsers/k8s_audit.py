@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, TypeGuard
 
 import orjson
 
@@ -55,7 +55,7 @@ _AUDIT_API = re.compile(rb'"apiVersion"\s*:\s*"audit\.k8s\.io/v1(?:beta1|alpha1)
 _AUDIT_SHAPE = re.compile(rb'"auditID"\s*:\s*"[^"]+".{0,2000}?"stage"\s*:', re.DOTALL)
 
 
-def is_audit_event(value: Any) -> bool:
+def is_audit_event(value: Any) -> TypeGuard[dict[str, Any]]:
     """True for a Kubernetes audit ``Event`` (and not, e.g., a core ``v1`` cluster Event)."""
     if not isinstance(value, dict):
         return False
@@ -129,7 +129,6 @@ class KubernetesAuditParser(SourceParser):
 def _record(position: int, item: Any, raw: str) -> Record | Rejected:
     if not is_audit_event(item):
         return Rejected(position, "not a Kubernetes audit event (audit.k8s.io Event)", raw)
-    assert isinstance(item, dict)
     audit_id = text_of(item.get("auditID"))
     stage = text_of(item.get("stage")) or ""
     time = parse_iso(text_of(item.get("stageTimestamp"))) or parse_iso(
@@ -157,9 +156,10 @@ def normalise(item: dict[str, Any]) -> dict[str, Any]:
         outcome = "unknown"
     source_ips = item.get("sourceIPs")
     first_ip = source_ips[0] if isinstance(source_ips, list) and source_ips else None
-    user = item.get("user") if isinstance(item.get("user"), dict) else {}
-    assert isinstance(user, dict)
-    return {
+    user = item.get("user")
+    if not isinstance(user, dict):
+        user = {}
+    normal = {
         "operation": operation_of(item),
         "category": "api",
         "outcome": outcome,
@@ -174,6 +174,7 @@ def normalise(item: dict[str, Any]) -> dict[str, Any]:
         "cloud_service": "kubernetes",
         "message": text_of(dig(item, "responseStatus", "message")),
     }
+    return {key: value for key, value in normal.items() if value is not None}
 
 
 def operation_of(item: dict[str, Any]) -> str | None:

@@ -20,8 +20,8 @@
 inside values) are written as ``\\xNN``. Header lines are not records. A file may hold several
 header blocks (concatenated logs), each applying to the lines after it. Values are typed from
 ``#types``: ``count``/``int``/``port`` → int, ``double``/``interval``/``time`` → float,
-``bool`` ``T``/``F`` → bool, containers → lists; ``\\xNN`` escapes of ASCII characters are
-decoded, others are kept as written (as :func:`trailguard.ingest.base.decode` does).
+``bool`` ``T``/``F`` → bool, containers → lists; ``\\xNN`` escapes are decoded (runs of
+them as UTF-8; bytes that are not UTF-8 stay escaped).
 
 **JSON** (``LogAscii::use_json=T`` or the JSON streaming writers): one object per line with the
 same dotted names (``ts``, ``uid``, ``id.orig_h`` …); ``ts`` is epoch seconds or ISO-8601.
@@ -121,8 +121,8 @@ USER_FIELDS = {
 FAILED_CONN_STATES = frozenset({"S0", "REJ", "RSTOS0"})
 HTTP_FAILURE = 400
 
-_ESCAPE = re.compile(r"\\x([0-7][0-9a-fA-F])")
-_NAME_KIND = re.compile(r"^([a-z][a-z0-9_]*?)(?:[._-]|$)")
+_ESCAPE = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
+_NAME_PARTS = re.compile(r"[_-]")
 _TSV_HEADER = re.compile(rb"^#separator \\x[0-9a-fA-F]{2}\r?\n", re.MULTILINE)
 _TSV_FIELDS = re.compile(rb"^#fields\t(?:ts|_path|_write_ts)\t", re.MULTILINE)
 _INT_TYPES = frozenset({"count", "int", "port", "counter"})
@@ -130,10 +130,15 @@ _FLOAT_TYPES = frozenset({"double", "interval", "time"})
 
 
 def unescape(text: str) -> str:
-    """Decode Zeek's ``\\xNN`` escapes of ASCII characters; others stay as written."""
+    """Decode Zeek's ``\\xNN`` escapes; runs of them are read as UTF-8 bytes (bytes that are
+    not UTF-8 stay ``\\xNN`` escapes, as :func:`trailguard.ingest.base.decode` writes them)."""
     if "\\x" not in text:
         return text
-    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+    return _ESCAPE.sub(
+        lambda match: bytes.fromhex(match.group(0).replace("\\x", "")).decode(
+            "utf-8", "backslashreplace"),
+        text,
+    )
 
 
 @dataclass(slots=True)
@@ -277,8 +282,8 @@ def _tsv_record(number: int, text: str, header: TsvHeader) -> Record | Rejected:
     data: dict[str, Any] = {}
     if header.path:
         data["_path"] = header.path
-    for index, (name, text) in enumerate(zip(header.fields, values, strict=True)):
-        value = header.value(text, types[index] if types else "string")
+    for index, (name, field_text) in enumerate(zip(header.fields, values, strict=True)):
+        value = header.value(field_text, types[index] if types else "string")
         if value is not None:  # unset fields are left out, as Zeek's JSON writer does
             data[name] = value
     if not header.path:
@@ -305,10 +310,14 @@ def time_of(value: Any) -> datetime | None:
 
 
 def kind_from_file_name(name: str) -> str | None:
-    """Log kind from a file name such as ``dns.log`` or ``conn.09:00:00-10:00:00.log.gz``."""
-    match = _NAME_KIND.match(PurePosixPath(name.replace("\\", "/")).name.lower())
-    if match and match.group(1) in LOG_KINDS:
-        return match.group(1)
+    """Log kind from a file name: ``dns.log``, ``conn.09:00:00-10:00:00.log.gz``,
+    ``smb_mapping.log``, ``http_eth0.json`` (longest known kind the name starts with)."""
+    stem = PurePosixPath(name.replace("\\", "/")).name.lower().split(".", 1)[0]
+    parts = _NAME_PARTS.split(stem)
+    for count in range(len(parts), 0, -1):
+        candidate = "_".join(parts[:count])
+        if candidate in LOG_KINDS:
+            return candidate
     return None
 
 

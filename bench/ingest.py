@@ -1,0 +1,140 @@
+"""Ingest benchmark: events/s, CPU time per event and peak memory on public data.
+
+Run: ``.venv/bin/python bench/ingest.py`` (from the project root). Each dataset is ingested by
+a fresh child process into a new case, so peak memory (max RSS) belongs to that run alone.
+
+Datasets (from ../shared/data, see ../shared/README.md):
+* otrf-lsass: OTRF LSASS_campaign_01 + _02 Windows NDJSON in zips (about 96 k events);
+* evtx-attack-samples: 277 EVTX files (8,255 records);
+* stratus: Stratus Red Team CloudTrail detonations (310 events);
+* synthetic CloudTrail JSON Lines at 1×, 2× and 4× size, to show memory stays flat as input grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("TRAILGUARD_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from trailguard.ingest.pipeline import Ingest
+from trailguard.store.case import Case
+paths = [Path(p) for p in json.loads(sys.argv[1])]
+start = time.perf_counter()
+cpu0 = time.process_time()
+with Case.open(Path(sys.argv[2]), create=True) as case:
+    report = Ingest(case).run(paths)
+wall = time.perf_counter() - start
+cpu = time.process_time() - cpu0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"records": report.records, "stored": report.stored,
+                  "quarantined": report.quarantined, "wall": wall, "cpu": cpu,
+                  "peak_kib": peak, "sources": sorted(report.sources)}))
+"""
+
+
+def synthetic_cloudtrail(folder: Path, events: int) -> list[Path]:
+    """CloudTrail JSON Lines with realistic nesting, in files of 50,000 events."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    per_file = 50_000
+    for index in range(0, events, per_file):
+        path = folder / f"trail-{index // per_file:04d}.json"
+        with path.open("w") as out:
+            for number in range(index, min(index + per_file, events)):
+                out.write(json.dumps({
+                    "eventVersion": "1.08",
+                    "userIdentity": {"type": "IAMUser", "principalId": f"AIDA{number % 97}",
+                                     "arn": f"arn:aws:iam::123456789012:user/u{number % 97}",
+                                     "accountId": "123456789012",
+                                     "accessKeyId": f"AKIA{number % 13:016d}",
+                                     "userName": f"u{number % 97}"},
+                    "eventTime": f"2024-03-01T{number // 3600 % 24:02d}:{number // 60 % 60:02d}:"
+                                 f"{number % 60:02d}Z",
+                    "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+                    "awsRegion": "us-east-1", "sourceIPAddress": f"203.0.113.{number % 250}",
+                    "userAgent": "aws-cli/2.15.0 Python/3.11",
+                    "requestParameters": {"instancesSet": {"items": [{"instanceId": "i-0abc"}]},
+                                          "filterSet": {}},
+                    "responseElements": None, "requestID": f"req-{number}",
+                    "eventID": f"3f1c{number:032d}", "readOnly": True,
+                    "eventType": "AwsApiCall", "managementEvent": True,
+                    "recipientAccountId": "123456789012", "eventCategory": "Management",
+                }) + "\n")
+        paths.append(path)
+    return paths
+
+
+def run(name: str, paths: list[Path], note: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="tg-bench-") as folder:
+        result = subprocess.run(
+            [sys.executable, "-c", CHILD, json.dumps([str(p) for p in paths]),
+             str(Path(folder) / "case")],
+            check=True, capture_output=True, text=True,
+        )
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+    records = figures["records"]
+    return {
+        "dataset": name,
+        "data": note,
+        "events": records,
+        "stored": figures["stored"],
+        "seconds": round(figures["wall"], 2),
+        "events_per_s": round(records / figures["wall"]),
+        "events_per_cpu_s": round(records / figures["cpu"]) if figures["cpu"] else None,
+        "peak_mib": round(figures["peak_kib"] / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="run one dataset (otrf-lsass, evtx, stratus, synthetic)")
+    parser.add_argument("--synthetic-events", type=int, default=100_000,
+                        help="events in the 1× synthetic set (default 100,000)")
+    args = parser.parse_args()
+    rows = []
+    plans = []
+    if DATA.is_dir():
+        compound = DATA / "otrf" / "datasets" / "compound"
+        plans.append(("otrf-lsass", [
+            compound / "LSASS_campaign_01" / "metasploit_logonpasswords_lsass_memory_dump.zip",
+            compound / "LSASS_campaign_02" / "metasploit_procdump_lsass_memory_dump.zip",
+        ], "OTRF LSASS_campaign_01 + _02 Windows NDJSON (zipped)"))
+        plans.append(("evtx", [DATA / "evtx-attack-samples"], "EVTX-ATTACK-SAMPLES, 277 files"))
+        plans.append(("stratus", [DATA / "stratus" / "docs" / "detonation-logs"],
+                      "Stratus Red Team CloudTrail, 35 files"))
+    else:
+        print(f"public data not found at {DATA}: running the synthetic sets only", file=sys.stderr)
+    for name, paths, note in plans:
+        if args.only in (None, name):
+            rows.append(run(name, paths, note))
+    if args.only in (None, "synthetic"):
+        with tempfile.TemporaryDirectory(prefix="tg-synth-") as folder:
+            for scale in (1, 2, 4):
+                events = args.synthetic_events * scale
+                paths = synthetic_cloudtrail(Path(folder) / f"x{scale}", events)
+                rows.append(run(f"synthetic-cloudtrail-{scale}x", paths,
+                                f"generated CloudTrail JSON Lines, {events:,} events"))
+    header = ["dataset", "events", "seconds", "events_per_s", "events_per_cpu_s", "peak_mib",
+              "data"]
+    widths = [max(len(str(row[h])) for row in [*rows, dict(zip(header, header))]) for h in header]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(str(row[h]).ljust(w) for h, w in zip(header, widths)))
+    print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+          f"peak = max RSS of the ingest process ({resource.RUSAGE_SELF})")
+
+
+if __name__ == "__main__":
+    main()
