@@ -17,6 +17,7 @@ Implementing a parser:
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -170,3 +171,16 @@ def dig(data: dict[str, Any], *path: str) -> Any:
         if current is None:
             return None
     return current
+def peekable(stream: IO[bytes]) -> io.BufferedReader:
+    """The stream as a reader that can peek ahead without consuming."""
+    if isinstance(stream, io.BufferedReader):
+        return stream
+    return io.BufferedReader(stream, buffer_size=256 * 1024)  # type: ignore[arg-type]
+
+
+def first_byte(stream: io.BufferedReader) -> bytes:
+    """The first byte that is not whitespace or a UTF-8 byte-order mark (b'' if none is seen)."""
+    head = stream.peek(4096)[:4096]
+    return head.lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1]
+
+

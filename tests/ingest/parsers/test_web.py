@@ -55,7 +55,8 @@ def test_nginx_combined_with_extras(parse: ParseFixture, fixtures: Path) -> None
         assert record.normal["category"] == "web"
     home, scan, traversal, upload, xss, tls, utf8 = parsed.records
     assert home.time == datetime(2024, 3, 1, 10, 0, 0)
-    assert home.data["referer"] is None and home.data["x_forwarded_for"] is None
+    assert home.data["referer"] is None
+    assert home.data["x_forwarded_for"] is None
     assert home.normal == {
         "category": "web", "src_ip": "203.0.113.7", "operation": "GET", "url": "/",
         "outcome": "success", "bytes": 612,
@@ -84,16 +85,20 @@ def test_apache_combined_common_and_vhost(parse: ParseFixture, fixtures: Path) -
     gif, regeorg, sqli, vhost, common, timeout = parsed.records
     assert gif.time == datetime(2023, 10, 10, 20, 55, 36)
     assert gif.data["referer"] == "http://www.example.com/start.html"
-    assert regeorg.data["bytes"] == 0 and regeorg.data["sc-bytes"] == 0  # %b "-"
+    assert regeorg.data["bytes"] == 0
+    assert regeorg.data["sc-bytes"] == 0
     assert regeorg.data["user"] == "frank"
-    assert regeorg.data["cs-referer"] is None and regeorg.data["cs-user-agent"] is None
+    assert regeorg.data["cs-referer"] is None
+    assert regeorg.data["cs-user-agent"] is None
     assert sqli.data["query"] == "q=\"1'='1\""  # Apache's \" decoded
     assert sqli.data["user_agent"] == 'Mozilla/5.0 "evil" agent'
     assert vhost.data["vhost"] == "www.example.com:443"
     assert vhost.data["remote_addr"] == "10.1.1.8"
     assert vhost.normal["operation"] == "HEAD"
-    assert common.data["referer"] is None and common.normal["error_code"] == "403"
-    assert timeout.data["request"] == "-" and timeout.data["method"] is None
+    assert common.data["referer"] is None
+    assert common.normal["error_code"] == "403"
+    assert timeout.data["request"] == "-"
+    assert timeout.data["method"] is None
 
 
 def test_unescaped_quotes_from_tomcat(parse: ParseFixture, fixtures: Path) -> None:
@@ -116,9 +121,11 @@ def test_iis_w3c_fields_and_aliases(parse: ParseFixture, fixtures: Path) -> None
     assert owa.data["cs(User-Agent)"] == "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)"
     assert owa.data["cs-user-agent"] == "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
     assert owa.data["cs-host"] == "mail.example.com"
-    assert owa.data["sc-status"] == 200 and owa.data["cs-uri-query"] is None
+    assert owa.data["sc-status"] == 200
+    assert owa.data["cs-uri-query"] is None
     assert owa.normal["host"] == "WEB01"
-    assert owa.normal["dst_ip"] == "10.0.5.13" and owa.normal["dst_port"] == 443
+    assert owa.normal["dst_ip"] == "10.0.5.13"
+    assert owa.normal["dst_port"] == 443
     assert shell.data["cs-uri-query"] == "cmd=whoami"  # native W3C meaning kept
     assert shell.data["c-uri"] == "/aspnet_client/system_web/shell.aspx?cmd=whoami"
     assert shell.normal["url"] == shell.data["c-uri"]
@@ -244,7 +251,8 @@ def test_nginx_error_log(parse: ParseFixture, fixtures: Path) -> None:
     for record in parsed.records:
         _check_normal(record)
         assert record.normal["cloud_service"] == "nginx"
-    assert notice.data["level"] == "notice" and notice.data["pid"] == 1
+    assert notice.data["level"] == "notice"
+    assert notice.data["pid"] == 1
     assert env.time == datetime(2024, 3, 1, 10, 0, 2)
     assert env.data["connection"] == 5
     assert env.data["message"] == ('open() "/usr/share/nginx/html/.env" failed (2: No such '
@@ -256,7 +264,8 @@ def test_nginx_error_log(parse: ParseFixture, fixtures: Path) -> None:
     assert upstream.data["upstream"] == "http://127.0.0.1:8080/v1/login"
     assert upstream.data["referrer"] == "https://api.example.com/"
     assert upstream.normal["src_ip"] == "2001:db8::5"
-    assert tls.data["server"] == "0.0.0.0:443" and "request" not in tls.data
+    assert tls.data["server"] == "0.0.0.0:443"
+    assert "request" not in tls.data
     assert "exited on signal 6 (core dumped)" in crash.data["message"]
     assert forged.data["request"] == 'GET /a, host: "evil HTTP/1.1'
     assert forged.data["host"] == "example.com"
@@ -268,15 +277,20 @@ def test_apache_error_log(parse: ParseFixture, fixtures: Path) -> None:
     assert parsed.rejected[0].reason == "not an nginx or Apache error-log line"
     start, uri, denied, php, segv, old = parsed.records
     assert start.time == datetime(2024, 3, 1, 10, 0, 0, 123456)
-    assert start.data["module"] == "mpm_event" and start.data["tid"] == 140245
+    assert start.data["module"] == "mpm_event"
+    assert start.data["tid"] == 140245
     assert uri.normal["error_code"] == "AH00126"
-    assert uri.normal["src_ip"] == "203.0.113.7" and uri.normal["src_port"] == 52344
-    assert denied.data["client"] == "2001:db8::5" and denied.data["client_port"] == 40001
+    assert uri.normal["src_ip"] == "203.0.113.7"
+    assert uri.normal["src_port"] == 52344
+    assert denied.data["client"] == "2001:db8::5"
+    assert denied.data["client_port"] == 40001
     assert denied.data["referer"] == "http://example.com/"
     assert not denied.data["message"].endswith("http://example.com/")
-    assert php.data["pid"] == 1242 and php.data["tid"] is None
+    assert php.data["pid"] == 1242
+    assert php.data["tid"] is None
     assert "exit signal Segmentation fault" in segv.data["message"]
-    assert old.data["module"] is None and old.normal["src_ip"] == "10.1.1.9"
+    assert old.data["module"] is None
+    assert old.normal["src_ip"] == "10.1.1.9"
     assert "src_port" not in old.normal
 
 

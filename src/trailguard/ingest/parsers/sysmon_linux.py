@@ -30,7 +30,7 @@ XML parsing.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET  # noqa: S405  (DTDs are rejected before parsing)
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any, ClassVar
@@ -256,5 +256,4 @@ def normalise(data: dict[str, Any], envelope: dict[str, Any] | None) -> dict[str
         "dst_port": int_of(data.get("DestinationPort")),
         "protocol": (text_of(data.get("Protocol")) or "").lower() or None,
         "direction": None if initiated is None else ("out" if initiated == "true" else "in"),
-        "actor_session": text_of(data.get("LogonId")),
     }

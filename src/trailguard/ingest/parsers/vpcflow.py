@@ -36,14 +36,16 @@ from trailguard.ingest.base import (
     Rejected,
     SourceParser,
     decode,
+    first_byte,
     int_of,
     iter_lines,
+    peekable,
     text_of,
     too_long,
 )
 from trailguard.ingest.jsonstream import JsonDoc, iter_json, sniff_json_values
 from trailguard.ingest.parsers._cloud import ip_or_none
-from trailguard.ingest.parsers.actiontrail import first_byte, parse_csv, peekable
+from trailguard.ingest.parsers._csv import parse_csv
 from trailguard.ingest.timeparse import from_epoch, parse_iso
 
 #: Default AWS format (version 2), the field order of header-less records.

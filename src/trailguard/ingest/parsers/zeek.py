@@ -104,7 +104,6 @@ OPERATION_FIELDS = {
     "ftp": "command",
     "weird": "name",
     "notice": "note",
-    "ssh": "direction",
 }
 #: Field holding the user name per log kind.
 USER_FIELDS = {
