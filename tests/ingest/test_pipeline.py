@@ -224,3 +224,26 @@ def test_unknown_forced_source_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(UnknownPluginError, match="unknown source parser 'nope'; known: "):
         ingest(tmp_path / "case", tmp_path, source="nope")
+
+
+def test_parallel_workers_store_exactly_what_one_process_stores(tmp_path: Path, fixtures: Path,
+                                                                monkeypatch) -> None:
+    import trailguard.ingest.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for number in range(3):
+        (evidence / f"trail{number}.json").write_bytes(cloudtrail_lines(500, f"p{number}"))
+    (evidence / "copy.json").write_bytes(cloudtrail_lines(500, "p0"))
+    (evidence / "empty.log").write_bytes(b"")
+    one = ingest(tmp_path / "one", evidence, fixtures / "cloudtrail", workers=1)
+    two = ingest(tmp_path / "two", evidence, fixtures / "cloudtrail", workers=2)
+    assert_balanced(two)
+    assert one.to_json() == two.to_json()
+    assert two.duplicates == 500 + 5
+    query = "SELECT count(*), count(DISTINCT _uid) FROM ev_cloudtrail"
+    with Case.open(tmp_path / "one") as first, Case.open(tmp_path / "two") as second:
+        assert first.connection.execute(query).fetchall() == \
+            second.connection.execute(query).fetchall()
+    assert not list((tmp_path / "two").glob(".spool-*"))

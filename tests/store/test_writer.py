@@ -6,7 +6,8 @@ from pathlib import Path
 from trailguard.ingest.base import Record, Rejected
 from trailguard.store import schema
 from trailguard.store.case import Case
-from trailguard.store.writer import CaseWriter, flatten
+from trailguard.store.encode import flatten
+from trailguard.store.writer import CaseWriter
 
 
 def test_flatten_dotted_paths_and_value_text() -> None:
@@ -20,8 +21,7 @@ def write(tmp_path: Path, records: list[Record], rejected: list[Rejected] = ()) 
     case = Case.open(tmp_path / "case", create=True)
     writer = CaseWriter(case)
     writer.start_unit(1, "k:")
-    for record in records:
-        writer.add("test", record)
+    writer.add_many("test", records)
     for item in rejected:
         writer.reject("test", item)
     writer.flush()
@@ -49,9 +49,6 @@ def test_hostile_field_names_become_safe_columns(tmp_path: Path) -> None:
 
 def test_column_limit_sends_the_rest_to_overflow(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(schema, "MAX_NATIVE_COLUMNS", 10)
-    import trailguard.store.writer as writer_module
-
-    monkeypatch.setattr(writer_module, "MAX_NATIVE_COLUMNS", 10)
     record = Record(1, {f"f{i}": str(i) for i in range(50)}, raw="{}")
     case = write(tmp_path, [record])
     con = case.connection

@@ -8,26 +8,38 @@ killed half-way leaves only whole units behind and a second run completes exactl
 
 from __future__ import annotations
 
-import hashlib
-import io
-import logging
+import multiprocessing
+import os
+import shutil
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
-import trailguard.ingest.parsers  # noqa: F401  (registers the built-in parsers)
 from trailguard.errors import EvidenceError
-from trailguard.ingest.base import PARSERS, SNIFF_BYTES, ParseContext, Record, SourceParser
-from trailguard.ingest.evidence import Root, Unit, UnitProblem, find_roots, hash_root, iter_units
+from trailguard.ingest.base import PARSERS
+from trailguard.ingest.evidence import Root, find_roots, hash_root
+from trailguard.ingest.reader import (
+    Event,
+    QuarantineBatch,
+    RootJob,
+    SpilledBatch,
+    UnitEnd,
+    UnitStart,
+    choose_parser,
+    make_spool,
+    read_root,
+    spill_root,
+)
 from trailguard.ingest.timeparse import to_iso
 from trailguard.store.case import Case
-from trailguard.store.writer import BATCH_BYTES, BATCH_RECORDS, CaseWriter
+from trailguard.store.writer import CaseWriter
 
-log = logging.getLogger(__name__)
+__all__ = ["Ingest", "IngestReport", "choose_parser"]
 
-#: files.status values of a unit whose records are all accounted for.
-_DONE = ("complete", "partial", "unrecognised", "unreadable", "empty")
 
 
 class Progress(Protocol):
@@ -119,61 +131,50 @@ class _NoProgress:
         pass
 
 
-class _Chain(io.RawIOBase):
-    """The already-read head followed by the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self.head = memoryview(head)
-        self.offset = 0
-        self.rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self.offset < len(self.head):
-            size = min(len(buffer), len(self.head) - self.offset)
-            buffer[:size] = self.head[self.offset:self.offset + size]
-            self.offset += size
-            return size
-        data = self.rest.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
+#: Below this much evidence a run stays in one process (starting workers costs ~0.5 s).
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 
-def choose_parser(head: bytes, name: str) -> type[SourceParser] | None:
-    """The most confident parser for a file's first bytes, or None."""
-    best: tuple[int, str] = (0, "")
-    for key, cls in PARSERS:
-        try:
-            score = cls.sniff(head, name)
-        except Exception:  # a sniffer bug must not stop the ingest
-            log.exception("sniffer of %s failed on %s", key, name)
-            continue
-        if score > best[0] or (score == best[0] and score > 0 and key < best[1]):
-            best = (score, key)
-    return PARSERS.get(best[1]) if best[0] > 0 else None
+@dataclass(slots=True)
+class _Planned:
+    """A root to read in this run, with what the case already holds of it."""
+
+    job: RootJob
+    size: int
+    root_id: int | None  # an interrupted container being completed
 
 
 class Ingest:
-    """One ingest run into an open case."""
+    """One ingest run into an open case.
+
+    Roots are hashed and checked against the case in the main process. Reading and encoding
+    (the CPU-heavy part) runs in up to ``workers`` processes, one root per task; the main
+    process writes each unit in its own transaction, in the order of the evidence.
+    """
 
     def __init__(self, case: Case, source: str | None = None,
-                 progress: Progress | None = None, reference_year: int | None = None) -> None:
+                 progress: Progress | None = None, reference_year: int | None = None,
+                 workers: int | None = None) -> None:
         self.case = case
         self.con = case.connection
-        self.forced = PARSERS.get(source) if source else None
+        self.source = source
+        if source:
+            PARSERS.get(source)  # fail early on an unknown name
         self.progress: Progress = progress or _NoProgress()
         self.reference_year = reference_year
+        self.workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
         self.writer = CaseWriter(case)
         self.report = IngestReport()
         self.run_files: set[int] = set()
         """files.id of the units parsed in this run."""
+        self._pending_copies: list[tuple[Root, Path]] = []
+        """Roots whose bytes another root of this run holds: (copy, original path)."""
 
     def run(self, paths: list[Path]) -> IngestReport:
         files, problems = find_roots(paths)
         for problem in problems:
-            self.report.problem(problem.split(":", 1)[0], "", problem.split(": ", 1)[-1])
+            where, _, message = problem.partition(": ")
+            self.report.problem(where, "", message)
         sizes = []
         for path in files:
             try:
@@ -181,6 +182,8 @@ class Ingest:
             except OSError:
                 sizes.append(0)
         self.progress.start(len(files), sum(sizes))
+        plan: list[_Planned] = []
+        seen: dict[str, Path] = {}
         for path, size in zip(files, sizes, strict=True):
             try:
                 root = hash_root(path)
@@ -188,11 +191,138 @@ class Ingest:
                 self.report.problem(str(path), "", error.message)
                 self.progress.root_done(size)
                 continue
-            self._ingest_root(root)
-            self.progress.root_done(size)
+            planned = self._plan(root, seen)
+            if planned is None:
+                self.progress.root_done(size)
+            else:
+                plan.append(_Planned(planned[0], size, planned[1]))
+        total = sum(item.size for item in plan)
+        if self.workers > 1 and len(plan) > 1 and total >= PARALLEL_MIN_BYTES:
+            self._run_parallel(plan)
+        else:
+            for item in plan:
+                self._consume(item, read_root(item.job))
         self._deduplicate()
         self.case.write_manifest()
         return self.report
+
+    def _plan(self, root: Root, seen: dict[str, Path]) -> tuple[RootJob, int | None] | None:
+        """The job for a root, or None when its bytes are already in the case."""
+        if root.sha256 in seen:  # the same bytes twice in this run: count the copy later
+            self._pending_copies.append((root, seen[root.sha256]))
+            return None
+        found = self.con.execute(
+            "SELECT id, path, status FROM files WHERE root_sha256 = ? AND member = '' "
+            "AND parent_id IS NULL AND status <> 'duplicate' ORDER BY id LIMIT 1",
+            [root.sha256],
+        ).fetchall()
+        if found and found[0][2] != "reading":
+            self._count_previous_root(root, int(found[0][0]), str(found[0][1]))
+            return None
+        seen[root.sha256] = root.path
+        root_id = int(found[0][0]) if found else None
+        skip: frozenset[str] = frozenset()
+        if root_id is not None:
+            rows = self.con.execute(
+                "SELECT member FROM files WHERE parent_id = ? AND status IN "
+                "('complete', 'partial', 'unrecognised', 'unreadable', 'empty')", [root_id]
+            ).fetchall()
+            skip = frozenset(str(row[0]) for row in rows)
+        job = RootJob(root, skip, self.source, self.reference_year)
+        return job, root_id
+
+    def _run_parallel(self, plan: list[_Planned]) -> None:
+        spool = make_spool(self.case.folder)
+        try:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
+                window = self.workers * 2  # bounded read-ahead keeps the spool small
+                futures: deque[tuple[_Planned, Future[list[Event]]]] = deque()
+                queue = iter(plan)
+                for item in queue:
+                    futures.append((item, pool.submit(spill_root, item.job, spool)))
+                    if len(futures) >= window:
+                        break
+                while futures:
+                    item, future = futures.popleft()
+                    self._consume(item, iter(future.result()))
+                    following = next(queue, None)
+                    if following is not None:
+                        futures.append((following, pool.submit(spill_root, following.job, spool)))
+        finally:
+            shutil.rmtree(spool, ignore_errors=True)
+
+    # -- writing what a reader produced --------------------------------------------------
+    def _consume(self, item: _Planned, events: Iterator[Event]) -> None:
+        """Write one root's events: one transaction per unit."""
+        root = item.job.root
+        root_id = item.root_id
+        con = self.con
+        in_unit: UnitStart | None = None
+        file_id = 0
+        try:
+            for event in events:
+                if isinstance(event, UnitStart):
+                    if event.member and root_id is None:
+                        root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
+                                                    "reading", None)
+                    con.execute("BEGIN TRANSACTION")
+                    in_unit = event
+                    file_id = self._next_file_id()
+                    self.writer.start_unit(file_id)
+                elif isinstance(event, UnitEnd):
+                    if event.status == "skipped":
+                        self._count_previous_member(root_id, event.member)
+                        continue
+                    self._end_unit(root, root_id if event.member else None, file_id, event)
+                    con.execute("COMMIT")
+                    in_unit = None
+                else:
+                    batch = event.load() if isinstance(event, SpilledBatch) else event
+                    if isinstance(batch, QuarantineBatch):
+                        self.writer.insert_quarantine(batch.table)
+                    else:
+                        self.writer.insert_encoded(batch)
+                        self.progress.records(batch.native.num_rows)
+        except BaseException:
+            if in_unit is not None:
+                con.execute("ROLLBACK")
+            raise
+        if root_id is not None:
+            con.execute("UPDATE files SET status = 'container' WHERE id = ?", [root_id])
+        elif not self._root_recorded(root):  # an archive with nothing in it
+            self._insert_file(None, root, "", root.sha256, root.size, None, "container",
+                              "archive holds no files")
+        self.progress.root_done(item.size)
+        for copy, original in [c for c in self._pending_copies if c[1] == root.path]:
+            self._count_previous_root(copy, self._root_id(copy.sha256), str(original))
+
+    def _end_unit(self, root: Root, parent_id: int | None, file_id: int, end: UnitEnd) -> None:
+        result = self.writer.result
+        stored = result.stored
+        self._insert_file(parent_id, root, end.member, end.sha256, end.size, end.source_type,
+                          end.status, end.message, file_id=file_id, records=end.records,
+                          stored=stored, quarantined=end.quarantined, duplicates=0,
+                          first=result.first, last=result.last)
+        self.run_files.add(file_id)
+        if end.message:
+            self.report.problem(str(root.path), end.member, end.message)
+        self.report.files += 1
+        if end.source_type:
+            self.progress.records(end.quarantined)
+            self.report.add(end.source_type, 1, end.records, stored, end.quarantined, 0,
+                            result.first, result.last)
+
+    def _root_recorded(self, root: Root) -> bool:
+        return bool(self.con.execute(
+            "SELECT 1 FROM files WHERE root_sha256 = ? AND member = '' AND path = ?",
+            [root.sha256, str(root.path)]).fetchall())
+
+    def _root_id(self, sha256: str) -> int:
+        rows = self.con.execute(
+            "SELECT id FROM files WHERE root_sha256 = ? AND member = '' AND parent_id IS NULL "
+            "AND status <> 'duplicate' ORDER BY id LIMIT 1", [sha256]).fetchall()
+        return int(rows[0][0])
 
     def _deduplicate(self) -> None:
         """Records that arrived twice under one natural key (e.g. a CloudTrail eventID seen in
@@ -214,32 +344,6 @@ class Ingest:
                 self.report.stored -= number
                 self.report.duplicates += number
 
-    # -- roots ---------------------------------------------------------------------------
-    def _ingest_root(self, root: Root) -> None:
-        con = self.con
-        found = con.execute(
-            "SELECT id, path, status FROM files WHERE root_sha256 = ? AND member = '' "
-            "AND parent_id IS NULL AND status <> 'duplicate' ORDER BY id LIMIT 1",
-            [root.sha256],
-        ).fetchall()
-        previous = found[0] if found else None
-        if previous is not None and previous[2] != "reading":
-            self._count_previous_root(root, int(previous[0]), str(previous[1]))
-            return
-        root_id = int(previous[0]) if previous is not None else None
-        for unit in iter_units(root):
-            if unit.member == "" and root_id is None:
-                self._ingest_unit(unit, parent_id=None)
-                return
-            if root_id is None:
-                root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
-                                            "reading", None)
-            self._ingest_member(unit, root_id)
-        if root_id is None:  # an archive with nothing in it
-            root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
-                                        "reading", None)
-        con.execute("UPDATE files SET status = 'container' WHERE id = ?", [root_id])
-
     def _count_previous_root(self, root: Root, root_id: int, previous_path: str) -> None:
         """The same bytes were ingested before: every record is a duplicate."""
         rows = self.con.execute(
@@ -252,127 +356,19 @@ class Ingest:
             if source_type:
                 self.report.add(source_type, int(files), int(records or 0), 0, 0,
                                 int(records or 0), None, None)
-        if previous_path != str(root.path):
-            known = self.con.execute(
-                "SELECT 1 FROM files WHERE path = ? AND root_sha256 = ? AND member = ''",
-                [str(root.path), root.sha256]).fetchall()
-            if not known:
-                self._insert_file(None, root, "", root.sha256, root.size, None, "duplicate",
-                                  f"same content as {previous_path}")
+        if previous_path != str(root.path) and not self._root_recorded(root):
+            self._insert_file(None, root, "", root.sha256, root.size, None, "duplicate",
+                              f"same content as {previous_path}")
         self.progress.note(f"already in the case: {root.path.name}")
 
-    def _ingest_member(self, unit: Unit | UnitProblem, root_id: int) -> None:
-        found = self.con.execute(
-            "SELECT source_type, records, status FROM files WHERE parent_id = ? AND member = ?",
-            [root_id, unit.member],
-        ).fetchall()
-        done = found[0] if found else None
-        if done is not None and done[2] in _DONE:
-            self.report.files += 1
-            if done[0]:
-                records = int(done[1] or 0)
-                self.report.add(str(done[0]), 1, records, 0, 0, records, None, None)
-            if isinstance(unit, Unit):
-                unit.finish()
-            return
-        self._ingest_unit(unit, parent_id=root_id)
-
-    # -- units ---------------------------------------------------------------------------
-    def _ingest_unit(self, unit: Unit | UnitProblem, parent_id: int | None) -> None:
-        report = self.report
-        report.files += 1
-        root = unit.root
-        if isinstance(unit, UnitProblem):
-            self._insert_file(parent_id, root, unit.member, None, None, None, "unreadable",
-                              unit.message)
-            report.problem(str(root.path), unit.member, unit.message)
-            return
-        stream = unit.opener()
-        try:
-            head = stream.read(SNIFF_BYTES)
-        except (OSError, EOFError, ValueError) as error:
-            message = f"cannot read: {error}"
-            sha, size = _safe_finish(unit)
-            self._insert_file(parent_id, root, unit.member, sha, size, None, "unreadable", message)
-            report.problem(str(root.path), unit.member, message)
-            return
-        if not head:
-            sha, size = _safe_finish(unit)
-            self._insert_file(parent_id, root, unit.member, sha, size, None, "empty",
-                              "empty file")
-            report.problem(str(root.path), unit.member, "empty file")
-            return
-        parser_cls = self.forced or choose_parser(head, unit.name)
-        if parser_cls is None:
-            message = "format not recognised: " + _describe(head)
-            sha, size = _safe_finish(unit)
-            self._insert_file(parent_id, root, unit.member, sha, size, None, "unrecognised",
-                              message)
-            report.problem(str(root.path), unit.member, message)
-            return
-        self._parse_unit(unit, parent_id, parser_cls, io.BufferedReader(_Chain(head, stream)))
-
-    def _parse_unit(self, unit: Unit, parent_id: int | None, parser_cls: type[SourceParser],
-                    stream: IO[bytes]) -> None:
-        con = self.con
-        root = unit.root
-        source_type = parser_cls.NAME
-        year = self.reference_year or (unit.mtime or root.mtime).year
-        context = ParseContext(str(root.path), unit.member, year)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            file_id = self._next_file_id()
-            key = hashlib.blake2b(f"{root.sha256}\x00{unit.member}".encode(),
-                                  digest_size=8).hexdigest()
-            self.writer.start_unit(file_id, f"{key}:")
-            records = quarantined = 0
-            status, message = "complete", None
-            batch: list[Record] = []
-            batch_bytes = 0
-            writer = self.writer
-            try:
-                for item in parser_cls().parse(stream, context):
-                    if type(item) is Record:
-                        batch.append(item)
-                        batch_bytes += len(item.raw)
-                        if len(batch) >= BATCH_RECORDS or batch_bytes >= BATCH_BYTES:
-                            records += len(batch)
-                            writer.add_many(source_type, batch)
-                            self.progress.records(len(batch))
-                            batch, batch_bytes = [], 0
-                    elif isinstance(item, Record):
-                        batch.append(item)
-                    else:
-                        quarantined += 1
-                        writer.reject(source_type, item)
-            except (OSError, EOFError, ValueError) as error:
-                read = records + len(batch) + quarantined
-                status = "partial"
-                message = f"stopped reading after {read} records: {_reason(error)}"
-            except Exception as error:  # a parser bug: keep what was read, say so  # noqa: BLE001
-                log.exception("parser %s failed on %s", source_type, unit.location)
-                read = records + len(batch) + quarantined
-                status = "partial"
-                message = f"parser error after {read} records: {type(error).__name__}: {error}"
-            records += len(batch) + quarantined
-            writer.add_many(source_type, batch)
-            self.progress.records(len(batch) + quarantined)
-            writer.flush()
-            result = self.writer.result
-            sha, size = _safe_finish(unit)
-            self._insert_file(parent_id, root, unit.member, sha, size, source_type, status,
-                              message, file_id=file_id, records=records, stored=result.stored,
-                              quarantined=quarantined, duplicates=result.duplicates,
-                              first=result.first, last=result.last)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        self.run_files.add(file_id)
-        if message:
-            self.report.problem(str(root.path), unit.member, message)
-        self.report.add(source_type, 1, records, result.stored, quarantined, result.duplicates,
-                        result.first, result.last)
+    def _count_previous_member(self, root_id: int | None, member: str) -> None:
+        rows = self.con.execute(
+            "SELECT source_type, records FROM files WHERE parent_id = ? AND member = ?",
+            [root_id, member]).fetchall()
+        self.report.files += 1
+        if rows and rows[0][0]:
+            records = int(rows[0][1] or 0)
+            self.report.add(str(rows[0][0]), 1, records, 0, 0, records, None, None)
 
     # -- the files table -----------------------------------------------------------------
     def _next_file_id(self) -> int:
@@ -396,25 +392,3 @@ class Ingest:
              datetime.now(UTC).replace(tzinfo=None)],
         )
         return file_id
-
-
-def _safe_finish(unit: Unit) -> tuple[str | None, int | None]:
-    try:
-        return unit.finish()
-    except (OSError, EOFError, ValueError):
-        return None, None
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    if isinstance(error, EOFError) or "end-of-stream" in text:
-        return f"truncated compressed file ({text})"
-    return text
-
-
-def _describe(head: bytes) -> str:
-    """A short, safe description of a file's first bytes for an error message."""
-    sample = head[:24]
-    printable = sum(32 <= byte < 127 or byte in (9, 10, 13) for byte in head[:512])
-    kind = "text" if printable >= 0.9 * min(len(head), 512) else "binary data"
-    return f"{kind}, first bytes {sample!r}"

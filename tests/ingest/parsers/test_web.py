@@ -55,6 +55,7 @@ def test_nginx_combined_with_extras(parse: ParseFixture, fixtures: Path) -> None
         assert record.normal["category"] == "web"
     home, scan, traversal, upload, xss, tls, utf8 = parsed.records
     assert home.time == datetime(2024, 3, 1, 10, 0, 0)
+    assert home.data["time_local"] == "01/Mar/2024:10:00:00 +0000"
     assert home.data["referer"] is None
     assert home.data["x_forwarded_for"] is None
     assert home.normal == {
@@ -199,7 +200,6 @@ def test_access_sniffer_leaves_other_formats(sample: bytes) -> None:
     assert WebAccessParser.sniff(sample, "x.log") == 0
 
 
-@pytest.mark.slow
 def test_public_tomcat_webshell_access_log(parse: ParseFixture, shared_data: Path) -> None:
     path = shared_data / C2 / "web_attack_and_isp_webshell_localhost_access_log.txt"
     data = path.read_bytes()
@@ -221,7 +221,6 @@ def test_public_tomcat_webshell_access_log(parse: ParseFixture, shared_data: Pat
         _check_normal(record)
 
 
-@pytest.mark.slow
 def test_public_iis_tunna_log(parse: ParseFixture, shared_data: Path) -> None:
     path = shared_data / C2 / "Tunna_rdp_tunnel_IIS.log"
     data = path.read_bytes()

@@ -265,6 +265,27 @@ def test_hostile_structures_never_raise(value):
             assert isinstance(item, Record | Rejected)
 
 
+@pytest.mark.parametrize("template", [
+    '{"Event": {"System": {"EventID": 1}, "UserData": %s}}',
+    '{"Event": {"System": {"EventID": 1}, "EventData": {"Data": %s}}}',
+    '{"EventID": 1, "Channel": "Security", "Type": "SecurityEvent", "EventData": %s}',
+    '{"winlog": {"event_id": 1, "event_data": {"x": %s}}}',
+])
+def test_deep_nesting_is_kept_as_text_not_a_crash(parse, template):
+    depth = 900
+    for nested in ('{"a": ' * depth + "1" + "}" * depth, "[" * depth + "1" + "]" * depth):
+        parsed = parse("windows_json", (template % nested).encode())
+        assert len(parsed.records) == 1
+        assert not parsed.rejected
+
+
+def test_added_sigma_names_never_clash_in_letter_case(parse, fixtures):
+    for name in SHAPES:
+        for record in parse("windows_json", fixture_bytes(fixtures, name)).records:
+            top = [key.lower() for key in record.data]
+            assert len(top) == len(set(top)), (name, record.position)
+
+
 # --------------------------------------------------------------------------- public data
 
 

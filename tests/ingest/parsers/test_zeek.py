@@ -147,6 +147,12 @@ def test_custom_separators_from_the_header(parse: ParseFixture) -> None:
     assert second.data["answers"] == []
 
 
+def test_json_sniff_uses_the_file_name_only_as_a_tie_breaker() -> None:
+    line = b'{"ts":1692163735.003071,"node":"zeek","filter":"ip or not ip","init":true}\n'
+    assert ZeekParser.sniff(line, "packet_filter.log") == 40
+    assert ZeekParser.sniff(line, "evidence.json") == 0
+
+
 def test_unescape_and_file_names() -> None:
     assert unescape("a\\x09b") == "a\tb"
     assert unescape("caf\\xc3\\xa9") == "café"
@@ -175,7 +181,6 @@ def test_other_formats_not_claimed(sample: bytes) -> None:
     assert ZeekParser.sniff(sample, "conn.log") == 0
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("campaign", sorted(CAMPAIGNS))
 def test_otrf_lsass_campaign_zeek_logs(parse: ParseFixture, shared_data: Path,
                                        campaign: str) -> None:

@@ -47,6 +47,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import orjson
+
 from trailguard.ingest.base import int_of, text_of
 
 #: Audit keyword bits of the ``Keywords`` mask (Security log).
@@ -113,25 +115,41 @@ _WFP_DIRECTION = {"%%14592": "in", "%%14593": "out"}
 # --------------------------------------------------------------------------- flattening
 
 
-def scalar(value: Any) -> Any:
+#: Nesting deeper than this (never seen in real events) is kept as JSON text, so hostile input
+#: cannot exhaust the interpreter's recursion limit.
+MAX_DEPTH = 32
+
+
+def scalar(value: Any, depth: int = 0) -> Any:
     """An event value as stored: booleans as Windows renders them, text nodes unwrapped."""
     if value is True:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        return _as_text(value)
     if isinstance(value, dict):
-        return tree(value)
+        return tree(value, depth + 1)
     if isinstance(value, list):
-        return [scalar(item) for item in value]
+        return [scalar(item, depth + 1) for item in value]
     return value
 
 
-def tree(node: dict[str, Any]) -> Any:
+def _as_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return "<nested too deep>"
+
+
+def tree(node: dict[str, Any], depth: int = 0) -> Any:
     """An XML-derived mapping with attributes folded in and ``xmlns`` dropped.
 
     Handles the evtx-rs notation (``{"#attributes": {…}, "#text": …}``) and the xmltodict one
     (``{"@Name": …, "#text": …}``). An element that only has text becomes that text.
     """
+    if depth >= MAX_DEPTH:
+        return _as_text(node)
     out: dict[str, Any] = {}
     text: Any = None
     for key, value in node.items():
@@ -139,14 +157,14 @@ def tree(node: dict[str, Any]) -> Any:
             if isinstance(value, dict):
                 for name, item in value.items():
                     if not name.startswith("xmlns"):
-                        out[name] = scalar(item)
+                        out[name] = scalar(item, depth + 1)
         elif key == "#text":
-            text = scalar(value)
+            text = scalar(value, depth + 1)
         elif key.startswith("@"):
             if not key.startswith("@xmlns"):
-                out[key[1:]] = scalar(value)
+                out[key[1:]] = scalar(value, depth + 1)
         else:
-            out[key] = scalar(value)
+            out[key] = scalar(value, depth + 1)
     if text is not None:
         if not out:
             return text
@@ -267,17 +285,31 @@ def _nested(out: dict[str, Any], name: str) -> dict[str, Any]:
 
 def add_unnamed_data(out: dict[str, Any], items: list[Any]) -> None:
     """Store unnamed EventData items: ``Data`` (joined text) and ``EventData.Data`` (list)."""
-    texts = ["" if item is None else str(item) for item in items]
+    texts = [_item_text(item) for item in items]
     _put(out, "Data", "\n".join(texts), "EventData")
     if len(texts) > 1:
         _nested(out, "EventData").setdefault("Data", texts)
 
 
-def _collect_data(value: Any, out: dict[str, Any], unnamed: list[Any]) -> None:
+def _item_text(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    if item is None:
+        return ""
+    if isinstance(item, dict | list):
+        return _as_text(item)
+    return str(scalar(item))
+
+
+def _collect_data(value: Any, out: dict[str, Any], unnamed: list[Any], inner: bool = False) \
+        -> None:
     """``EventData.Data`` in its many renderings: text, list, ``{#text: …}``, named dicts."""
     if isinstance(value, list):
+        if inner:  # a list inside the list of items is no rendering of Data: keep it whole
+            unnamed.append(scalar(value))
+            return
         for item in value:
-            _collect_data(item, out, unnamed)
+            _collect_data(item, out, unnamed, inner=True)
         return
     if isinstance(value, dict):
         attributes = _attributes(value)
@@ -547,6 +579,7 @@ def _outcome(normal: dict[str, Any], data: dict[str, Any], event_id: int | None,
             outcome = "failure" if failed else "success"
             error = status if failed else None
     if outcome is None:
-        outcome = _keywords_outcome(get("Keywords"))
+        keywords = get("Keywords")
+        outcome = _keywords_outcome(keywords if keywords is not None else get("keywords"))
     normal["outcome"] = outcome
     normal["error_code"] = error

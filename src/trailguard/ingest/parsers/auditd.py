@@ -529,6 +529,9 @@ def build_event(event: _OpenEvent) -> Record:
     args: dict[int, dict[int, str]] = {}
     paths: list[dict[str, Any]] = []
     enriched: dict[str, Any] = {}
+    others: list[AuditRecord] = []
+    # SYSCALL, EXECVE and PATH fields come first at the top level; other records fill the
+    # names still free (the rest goes under their record type).
     for record in event.records:
         fields = record.fields
         if record.type == "SYSCALL" or (record.type.startswith("AUOMS_") and "syscall" in fields):
@@ -537,11 +540,8 @@ def build_event(event: _OpenEvent) -> Record:
             _collect_args(data, fields, args)
         elif record.type == "PATH":
             paths.append(fields)
-        elif record.type == "SOCKADDR":
-            _merge_generic(data, record.type, fields)
-            data.update(_sockaddr(text_of(fields.get("saddr"))))
         else:
-            _merge_generic(data, record.type, fields)
+            others.append(record)
         for key, value in record.enriched.items():
             if key == "SYSCALL":
                 data["SYSCALL"] = value
@@ -550,6 +550,10 @@ def build_event(event: _OpenEvent) -> Record:
     argv = _merge_args(data, args) if args else None
     if paths:
         _merge_paths(data, paths)
+    for record in others:
+        _merge_generic(data, record.type, record.fields)
+        if record.type == "SOCKADDR":
+            data.update(_sockaddr(text_of(record.fields.get("saddr"))))
     if enriched:
         data["enriched"] = enriched
     if event.envelope:

@@ -72,9 +72,10 @@ class _Entry:
     lines: list[str] = field(default_factory=list)
     timestamp: int | None = None
     duration: int | None = None
-    shell: str | None = None
+    shell_name: str | None = None
     paths: list[str] = field(default_factory=list)
     continues: bool = False  # zsh: the last line ended in a backslash
+    raw: list[str] = field(default_factory=list)  # the lines as read
 
 
 def history_name(name: str) -> tuple[bool, str | None]:
@@ -182,21 +183,23 @@ class _Reader:
         self.mode: str | None = None  # "fish", "joined" (bash, starts with #epoch) or "lines"
         self.pending: _Entry | None = None
         self.pending_time: int | None = None
+        self.marker_line = ""
         self.fish_in_paths = False
+        self.zsh = name_shell == "zsh"
 
     def add(self, number: int, line: bytes) -> Iterator[Record | Rejected]:
         if b"\x00" in line:
             yield from self.flush()
             yield Rejected(number, "line holds NUL bytes (corrupt or cut history file)", line)
             return
-        if self.name_shell == "zsh" or line.startswith(b":"):
-            line = _unmetafy(line) if (self.name_shell == "zsh" or _ZSH_ENTRY.match(
-                decode(line))) else line
-        text = decode(line)
+        if not self.zsh and _SNIFF_ZSH.match(line):
+            self.zsh = True
+        text = decode(_unmetafy(line) if self.zsh else line)
         pending = self.pending
         if pending is not None and pending.continues:
             pending.lines[-1] = pending.lines[-1][:-1]
             pending.lines.append(text)
+            pending.raw.append(text)
             pending.continues = text.endswith("\\") and len(pending.lines) < MAX_COMMAND_LINES
             return
         if not text.strip():
@@ -212,48 +215,52 @@ class _Reader:
             yield from self.flush()
             command = zsh[3]
             self.pending = _Entry(number, [command], int(zsh[1]), int(zsh[2]), "zsh",
-                                  continues=command.endswith("\\"))
+                                  continues=command.endswith("\\"), raw=[text])
             return
         marker = _BASH_TIME.match(text)
         if marker:
             yield from self.flush()
             self.pending_time = int(marker[1])
+            self.marker_line = text
             return
         if self.pending_time is not None:
             yield from self.flush()
             self.pending = _Entry(number, [text], self.pending_time,
-                                  shell=self.name_shell or "bash")
+                                  shell_name=self.name_shell or "bash",
+                                  raw=[self.marker_line, text])
             self.pending_time = None
             return
-        if self.mode == "joined" and pending is not None and pending.shell != "zsh" \
+        if self.mode == "joined" and pending is not None and pending.shell_name != "zsh" \
                 and len(pending.lines) < MAX_COMMAND_LINES:
             pending.lines.append(text)
+            pending.raw.append(text)
             return
         yield from self.flush()
-        shell = self.name_shell
-        if shell == "zsh" and self.name_shell is None:
-            shell = None
-        self.pending = _Entry(number, [text], shell=shell,
-                              continues=self.name_shell == "zsh" and text.endswith("\\"))
+        self.pending = _Entry(number, [text], shell_name=self.name_shell,
+                              continues=self.zsh and text.endswith("\\"), raw=[text])
 
     def _fish(self, number: int, text: str) -> Iterator[Record | Rejected]:
         command = _FISH_CMD.match(text)
         if command:
             yield from self.flush()
-            self.pending = _Entry(number, [_fish_unescape(command[1])], shell="fish")
+            self.pending = _Entry(number, [_fish_unescape(command[1])], shell_name="fish",
+                                  raw=[text])
             self.fish_in_paths = False
             return
         pending = self.pending
         when = _FISH_WHEN.match(text)
         if when and pending is not None:
             pending.timestamp = int(when[1])
+            pending.raw.append(text)
             return
         if _FISH_PATHS.match(text) and pending is not None:
             self.fish_in_paths = True
+            pending.raw.append(text)
             return
         path = _FISH_PATH.match(text)
         if path and pending is not None and self.fish_in_paths:
             pending.paths.append(_fish_unescape(path[1]))
+            pending.raw.append(text)
             return
         yield Rejected(number, "not a fish history line (expected '- cmd:', 'when:', 'paths:')",
                        text)
@@ -263,8 +270,6 @@ class _Reader:
         self.pending = None
         if entry is None:
             return
-        if entry.continues:  # zsh: a trailing backslash at the very end stays
-            entry.continues = False
         command = "\n".join(entry.lines)
         data: dict[str, Any] = {"command": command}
         if entry.timestamp is not None:
@@ -273,25 +278,17 @@ class _Reader:
             data["duration"] = entry.duration
         if entry.paths:
             data["paths"] = entry.paths
-        if entry.shell:
-            data["shell"] = entry.shell
+        if entry.shell_name:
+            data["shell"] = entry.shell_name
         normal: dict[str, Any] = {
             "operation": "command",
             "category": "process",
             "process_cmdline": command,
             "actor_user": self.user,
         }
-        yield Record(position=entry.position, data=data, raw=_raw(entry, command),
+        yield Record(position=entry.position, data=data, raw="\n".join(entry.raw),
                      time=from_epoch(entry.timestamp) if entry.timestamp is not None else None,
                      normal=normal)
-
-
-def _raw(entry: _Entry, command: str) -> str:
-    if entry.shell == "zsh" and entry.timestamp is not None:
-        return f": {entry.timestamp}:{entry.duration or 0};{command}"
-    if entry.timestamp is not None and entry.shell != "fish":
-        return f"#{entry.timestamp}\n{command}"
-    return command
 
 
 def _fish_unescape(text: str) -> str:

@@ -114,8 +114,12 @@ def _json_row(number: int, text: str) -> Record | Rejected:
         return Rejected(number, f"invalid JSON: {error}", text)
     if not isinstance(row, dict) or not isinstance(row.get("SyslogMessage"), str):
         return Rejected(number, "JSON row without a SyslogMessage", text)
+    message = row["SyslogMessage"]
+    start = _EVENT_START.search(message)
+    if start is None:
+        return Rejected(number, "SyslogMessage holds no Sysmon <Event>", text)
     envelope = {key: value for key, value in row.items() if key != "SyslogMessage"}
-    return event_record(number, row["SyslogMessage"], text, envelope)
+    return event_record(number, message[start.start():], text, envelope)
 
 
 def _text_line(number: int, text: str) -> Record | Rejected:
@@ -134,7 +138,7 @@ def _text_line(number: int, text: str) -> Record | Rejected:
 def event_record(number: int, xml_text: str, raw: str,
                  envelope: dict[str, Any] | None) -> Record | Rejected:
     """One Sysmon event from its XML text (``raw`` is the whole line as read)."""
-    if _DTD.search(xml_text):
+    if _DTD.search(raw) or _DTD.search(xml_text):
         return Rejected(number, "XML with a DOCTYPE/ENTITY declaration is refused", raw)
     xml_text, truncated = _repair(xml_text.strip())
     try:

@@ -22,7 +22,8 @@
   values are stored under those W3C names, which are what Sigma's ``webserver`` rules use. IIS
   writes spaces in values as ``+``.
 
-Native fields of NCSA lines: ``remote_addr``, ``ident``, ``user``, ``time``, ``request``,
+Native fields of NCSA lines: ``remote_addr``, ``ident``, ``user``, ``time_local`` (the ``%t``
+text; nginx's name, since W3C's ``time`` in the same table is a time of day), ``request``,
 ``method``, ``path``, ``query`` (without ``?``), ``protocol``, ``status``, ``bytes``,
 ``referer``, ``user_agent`` (plus ``vhost``, ``x_forwarded_for``, ``request_time``,
 ``extra_fields``, ``extra`` when present).
@@ -252,7 +253,7 @@ def parse_access_line(text: str) -> dict[str, Any] | None:
         "remote_addr": match.group("remote_addr"),
         "ident": _absent(match.group("ident")),
         "user": _absent(unescape(match.group("user"))),
-        "time": match.group("time"),
+        "time_local": match.group("time"),
         "request": request,
         "method": parts["method"],
         "path": parts["path"],
@@ -322,7 +323,7 @@ def access_record(number: int, text: str) -> Record | Rejected:
         return Rejected(number, "not an access-log line (common/combined format)", text)
     normal = _web_normal(data["remote_addr"], data["user"], data["method"], data["c-uri"],
                          data["status"], data["bytes"], data["user_agent"])
-    return Record(position=number, data=data, raw=text, time=clf_time(data["time"]),
+    return Record(position=number, data=data, raw=text, time=clf_time(data["time_local"]),
                   normal=_compact(normal))
 
 

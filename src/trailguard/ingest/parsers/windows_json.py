@@ -20,12 +20,15 @@ Shapes recognised per record (a file may mix them):
 
 Field names (the choice, and why): native names are kept, and every shape is made to expose the
 Sigma names of :mod:`trailguard.ingest.parsers._windows` at the top level, so one compiled
-Sigma rule matches the same event whatever exported it. For Winlogbeat the ``event_data`` (and
-``user_data``) fields are *moved* to the top level (a name already taken stays nested under its
-original path), and the ``winlog.*`` system fields are also copied to their Sigma names
+Sigma rule matches the same event whatever exported it. For Winlogbeat the ``event_data``
+fields are *moved* to the top level (not duplicated: they are most of the event; a name already
+taken stays nested under its original path), ``user_data`` stays nested and its scalar fields
+are also copied up, and the ``winlog.*`` system fields are also copied to their Sigma names
 (``EventID``, ``Channel``, ``Provider_Name``, ``Computer``, ``EventRecordID`` …). For the flat
 shape, ``Provider_Name`` (from ``SourceName``) and ``Computer`` (from ``Hostname``) are added
-when absent. ``Record.raw`` always holds the record exactly as read.
+when absent. Added names never clash with an existing one in another letter case (SQL column
+names ignore case: Winlogbeat 6's ``task`` gets no ``Task`` copy). ``Record.raw`` always holds
+the record exactly as read.
 
 A JSON value that is none of these (no event id anywhere) is Rejected, never skipped.
 References: Elastic Winlogbeat exported-fields documentation; NXLog ``im_msvistalog`` fields;
@@ -81,17 +84,13 @@ _WINLOG_SYSTEM = (
     ("activity_id", "Correlation_ActivityID"),
     ("related_activity_id", "Correlation_RelatedActivityID"),
 )
-#: Winlogbeat 6 top-level system fields → Sigma names.
+#: Winlogbeat 6 top-level system fields → Sigma names (``task``, ``opcode``, ``keywords``,
+#: ``version`` already exist in another letter case and are left as they are).
 _BEAT6_SYSTEM = (
     ("log_name", "Channel"),
     ("source_name", "Provider_Name"),
-    ("provider_guid", "Provider_Guid"),
     ("computer_name", "Computer"),
     ("record_number", "EventRecordID"),
-    ("task", "Task"),
-    ("opcode", "Opcode"),
-    ("keywords", "Keywords"),
-    ("version", "Version"),
     ("process_id", "Execution_ProcessID"),
     ("thread_id", "Execution_ThreadID"),
     ("activity_id", "Correlation_ActivityID"),
@@ -145,7 +144,7 @@ class WindowsJsonParser(SourceParser):
                 continue
             try:
                 data = _flatten(value)
-            except (ValueError, TypeError, ElementTree.ParseError) as error:
+            except (ValueError, TypeError, RecursionError, ElementTree.ParseError) as error:
                 yield Rejected(doc.position, f"unreadable Windows event: {error}", doc.raw)
                 continue
             if data is None:
@@ -233,19 +232,34 @@ def _flat(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _move_fields(out: dict[str, Any], fields: Any, nest: tuple[str, ...]) -> None:
-    """Move event fields to the top level; a name already taken stays under ``nest``."""
+    """Move event fields to the top level; a name already taken stays under ``nest``.
+
+    Names are compared case-insensitively: SQL column names are (``type`` vs ``Type``).
+    """
     if not isinstance(fields, dict):
         if fields is not None:
             _nest(out, nest, fields)
         return
+    taken = {name.lower() for name in out}
     kept: dict[str, Any] = {}
     for name, item in fields.items():
-        if name in out:
+        lowered = str(name).lower()
+        if lowered in taken:
             kept[name] = item
         else:
             out[name] = scalar(item)
+            taken.add(lowered)
     if kept:
         _nest(out, nest, kept)
+
+
+def _copy_leaves(out: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Copy UserData's scalar fields to the top level where the name is free (any case)."""
+    taken = {name.lower() for name in out}
+    for name, item in fields.items():
+        if not isinstance(item, dict | list) and str(name).lower() not in taken:
+            out[name] = scalar(item)
+            taken.add(str(name).lower())
 
 
 def _nest(out: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -261,10 +275,13 @@ def _nest(out: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 def _alias(out: dict[str, Any], source: dict[str, Any], names: tuple[tuple[str, str], ...]) \
         -> None:
+    """Copy native fields to their Sigma names, unless the name is taken (in any letter case)."""
+    taken = {name.lower() for name in out}
     for native, sigma in names:
         item = source.get(native)
-        if item is not None and sigma not in out:
+        if item is not None and sigma.lower() not in taken:
             out[sigma] = item
+            taken.add(sigma.lower())
 
 
 def _winlogbeat(value: dict[str, Any], winlog: dict[str, Any]) -> dict[str, Any]:
@@ -288,9 +305,7 @@ def _winlogbeat(value: dict[str, Any], winlog: dict[str, Any]) -> dict[str, Any]
     if isinstance(user_data, dict):
         nested = {str(key): scalar(item) for key, item in user_data.items()}
         out["winlog"]["user_data"] = nested
-        for name, item in nested.items():
-            if name not in out and not isinstance(item, dict | list):
-                out[name] = item
+        _copy_leaves(out, nested)
     return out
 
 
@@ -303,9 +318,7 @@ def _winlogbeat6(value: dict[str, Any]) -> dict[str, Any]:
     _alias(out, _dict(value.get("user")), (("identifier", "Security_UserID"),))
     _move_fields(out, event_data, ("event_data",))
     if isinstance(user_data, dict):
-        for name, item in user_data.items():
-            if name not in out and not isinstance(item, dict | list):
-                out[name] = scalar(item)
+        _copy_leaves(out, user_data)
     return out
 
 

@@ -234,6 +234,8 @@ class ZeekParser(SourceParser):
             return 75
         if "fuid" in first or "certificate.serial" in first:
             return 60
+        if kind_from_file_name(name):  # e.g. packet_filter.log: only ts and the file name
+            return 40
         return 0
 
     def parse(self, stream: IO[bytes], ctx: ParseContext) -> Iterator[Record | Rejected]:

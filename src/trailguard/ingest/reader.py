@@ -1,0 +1,271 @@
+"""Reading one evidence root: units → parser → encoded batches, as a stream of events.
+
+This half of the ingest touches no database, so it can run in worker processes (one root
+per task) while the main process writes to the case. For each unit the stream is
+``UnitStart``, then ``EncodedBatch`` / ``QuarantineBatch`` items, then ``UnitEnd``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pyarrow as pa
+
+import trailguard.ingest.parsers  # noqa: F401  (registers the built-in parsers)
+from trailguard.ingest.base import (
+    PARSERS,
+    SNIFF_BYTES,
+    ParseContext,
+    Record,
+    Rejected,
+    SourceParser,
+)
+from trailguard.ingest.evidence import Root, Unit, UnitProblem, iter_units
+from trailguard.store.encode import EncodedBatch, encode_records, encode_rejected
+
+log = logging.getLogger(__name__)
+
+BATCH_RECORDS = 20_000
+BATCH_BYTES = 48 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class RootJob:
+    """What a reader needs to read one root."""
+
+    root: Root
+    skip_members: frozenset[str] = frozenset()
+    """Archive members already in the case (an interrupted run being completed)."""
+    forced: str | None = None
+    reference_year: int | None = None
+
+
+@dataclass(slots=True)
+class UnitStart:
+    member: str
+
+
+@dataclass(slots=True)
+class UnitEnd:
+    member: str
+    status: str  # complete | partial | empty | unrecognised | unreadable | skipped
+    message: str | None = None
+    source_type: str | None = None
+    records: int = 0
+    quarantined: int = 0
+    sha256: str | None = None
+    size: int | None = None
+
+
+@dataclass(slots=True)
+class QuarantineBatch:
+    table: pa.Table
+
+
+@dataclass(slots=True)
+class SpilledBatch:
+    """A batch a worker process wrote to an Arrow IPC file for the main process."""
+
+    path: str
+    source_type: str | None
+    keyed: bool
+    quarantine: bool
+
+    def load(self) -> EncodedBatch | QuarantineBatch:
+        with pa.memory_map(self.path) as source:
+            reader = pa.ipc.open_file(source)
+            tables = [reader.read_all()]
+        os.unlink(self.path)
+        table = tables[0]
+        if self.quarantine:
+            return QuarantineBatch(table)
+        native = table.select([n for n in table.column_names if not n.startswith("\x01")])
+        normal = table.select([n for n in table.column_names if n.startswith("\x01")])
+        normal = normal.rename_columns([n[1:] for n in normal.column_names])
+        return EncodedBatch(self.source_type or "", native, normal, self.keyed)
+
+
+Event = UnitStart | UnitEnd | EncodedBatch | QuarantineBatch | SpilledBatch
+
+
+def choose_parser(head: bytes, name: str) -> type[SourceParser] | None:
+    """The most confident parser for a file's first bytes, or None."""
+    best: tuple[int, str] = (0, "")
+    for key, cls in PARSERS:
+        try:
+            score = cls.sniff(head, name)
+        except Exception:  # a sniffer bug must not stop the ingest
+            log.exception("sniffer of %s failed on %s", key, name)
+            continue
+        if score > best[0] or (score == best[0] and score > 0 and key < best[1]):
+            best = (score, key)
+    return PARSERS.get(best[1]) if best[0] > 0 else None
+
+
+def read_root(job: RootJob) -> Iterator[Event]:
+    """The events of every unit of a root, in order."""
+    forced = PARSERS.get(job.forced) if job.forced else None
+    for unit in iter_units(job.root):
+        if unit.member and unit.member in job.skip_members:
+            if isinstance(unit, Unit):
+                _finish(unit)
+            yield UnitEnd(unit.member, "skipped")
+            continue
+        yield UnitStart(unit.member)
+        if isinstance(unit, UnitProblem):
+            yield UnitEnd(unit.member, "unreadable", unit.message)
+            continue
+        yield from _read_unit(unit, forced, job.reference_year)
+
+
+def _read_unit(unit: Unit, forced: type[SourceParser] | None,
+               reference_year: int | None) -> Iterator[Event]:
+    stream = unit.opener()
+    try:
+        head = stream.read(SNIFF_BYTES)
+    except (OSError, EOFError, ValueError) as error:
+        sha, size = _finish(unit)
+        yield UnitEnd(unit.member, "unreadable", f"cannot read: {error}", sha256=sha, size=size)
+        return
+    if not head:
+        sha, size = _finish(unit)
+        yield UnitEnd(unit.member, "empty", "empty file", sha256=sha, size=size)
+        return
+    parser_cls = forced or choose_parser(head, unit.name)
+    if parser_cls is None:
+        sha, size = _finish(unit)
+        yield UnitEnd(unit.member, "unrecognised", "format not recognised: " + _describe(head),
+                      sha256=sha, size=size)
+        return
+    root = unit.root
+    source_type = parser_cls.NAME
+    year = reference_year or (unit.mtime or root.mtime).year
+    context = ParseContext(str(root.path), unit.member, year)
+    prefix = hashlib.blake2b(f"{root.sha256}\x00{unit.member}".encode(),
+                             digest_size=8).hexdigest() + ":"
+    records = quarantined = 0
+    status, message = "complete", None
+    batch: list[Record] = []
+    batch_bytes = 0
+    rejected: list[Rejected] = []
+    parse_stream = io.BufferedReader(_Chain(head, stream))
+    items = parser_cls().parse(parse_stream, context)
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            break
+        except (OSError, EOFError, ValueError) as error:
+            status = "partial"
+            message = f"stopped reading after {records + len(batch)} records: {_reason(error)}"
+            break
+        except Exception as error:  # a parser bug: keep what was read, say so
+            log.exception("parser %s failed on %s", source_type, unit.location)
+            status = "partial"
+            message = (f"parser error after {records + len(batch)} records: "
+                       f"{type(error).__name__}: {error}")
+            break
+        if type(item) is Record or isinstance(item, Record):
+            batch.append(item)
+            batch_bytes += len(item.raw)
+            if len(batch) >= BATCH_RECORDS or batch_bytes >= BATCH_BYTES:
+                records += len(batch)
+                yield encode_records(source_type, batch, prefix)
+                batch, batch_bytes = [], 0
+        else:
+            rejected.append(item)
+            records += 1
+            quarantined += 1
+            if len(rejected) >= BATCH_RECORDS:
+                yield QuarantineBatch(encode_rejected(source_type, rejected))
+                rejected = []
+    if batch:
+        records += len(batch)
+        yield encode_records(source_type, batch, prefix)
+    if rejected:
+        yield QuarantineBatch(encode_rejected(source_type, rejected))
+    sha, size = _finish(unit)
+    yield UnitEnd(unit.member, status, message, source_type, records, quarantined, sha, size)
+
+
+def spill_root(job: RootJob, spool: str) -> list[Event]:
+    """Read a root in a worker process; batches go to Arrow IPC files in ``spool``."""
+    events: list[Event] = []
+    for event in read_root(job):
+        if isinstance(event, EncodedBatch):
+            normal = event.normal.rename_columns(["\x01" + n for n in event.normal.column_names])
+            table = pa.Table.from_arrays(
+                [*event.native.columns, *normal.columns],
+                names=[*event.native.column_names, *normal.column_names])
+            events.append(SpilledBatch(_write_ipc(table, spool), event.source_type, event.keyed,
+                                       quarantine=False))
+        elif isinstance(event, QuarantineBatch):
+            events.append(SpilledBatch(_write_ipc(event.table, spool), None, False,
+                                       quarantine=True))
+        else:
+            events.append(event)
+    return events
+
+
+def _write_ipc(table: pa.Table, spool: str) -> str:
+    path = str(Path(spool) / f"{uuid.uuid4().hex}.arrow")
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
+def make_spool(folder: Path) -> str:
+    return tempfile.mkdtemp(prefix=".spool-", dir=folder)
+
+
+class _Chain(io.RawIOBase):
+    """The already-read head followed by the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head = memoryview(head)
+        self.offset = 0
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.offset < len(self.head):
+            size = min(len(buffer), len(self.head) - self.offset)
+            buffer[:size] = self.head[self.offset:self.offset + size]
+            self.offset += size
+            return size
+        data = self.rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _finish(unit: Unit) -> tuple[str | None, int | None]:
+    try:
+        return unit.finish()
+    except (OSError, EOFError, ValueError):
+        return None, None
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, EOFError) or "end-of-stream" in text:
+        return f"truncated compressed file ({text})"
+    return text
+
+
+def _describe(head: bytes) -> str:
+    """A short, safe description of a file's first bytes for an error message."""
+    sample = head[:24]
+    printable = sum(32 <= byte < 127 or byte in (9, 10, 13) for byte in head[:512])
+    kind = "text" if printable >= 0.9 * min(len(head), 512) else "binary data"
+    return f"{kind}, first bytes {sample!r}"

@@ -1,0 +1,207 @@
+"""Turns parsed records into Arrow batches, without touching the database.
+
+This is the CPU-heavy half of writing (flattening nested fields to dotted paths, building the
+normalised columns); it runs in worker processes when an ingest uses several cores. The case
+writer then maps the field columns onto the table's columns and inserts the batch.
+
+An encoded native batch holds the system values under names no field can have (``\\x00uid``
+…) and one column per field name found in the batch, named exactly as the field. Field names
+that can never be a column (unprintable, too long, or a system column's name) go straight to
+the per-row overflow JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from trailguard.ingest.base import Record, Rejected, int_of
+from trailguard.store.schema import (
+    INTEGER_COLUMNS,
+    MAX_COLUMN_NAME,
+    NORMAL_COLUMNS,
+    SYSTEM_COLUMNS,
+)
+
+#: Names of the system values inside an encoded native batch.
+UID, RECORD, TIME, RAW, OVERFLOW = "\x00uid", "\x00record", "\x00time", "\x00raw", "\x00overflow"
+SYSTEM_SLOTS = (UID, RECORD, TIME, RAW, OVERFLOW)
+
+QUARANTINE_RAW_LIMIT = 64 * 1024
+
+_ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
+                "TIMESTAMP": pa.timestamp("us")}
+_OVERFLOW = object()
+
+
+@dataclass(slots=True)
+class EncodedBatch:
+    """One batch of one source type, ready for the case writer."""
+
+    source_type: str
+    native: pa.Table
+    normal: pa.Table
+    keyed: bool
+
+
+def flatten(data: dict[str, Any], out: dict[str, str], prefix: str = "") -> None:
+    """Flatten nested mappings to dotted paths; scalars become text, lists JSON text.
+
+    None and empty mappings produce no field (Sigma's ``null`` then matches a missing field).
+    The encoder inlines the same rules for speed; this function documents and tests them.
+    """
+    for key, value in data.items():
+        name = prefix + key if prefix else key
+        if isinstance(value, str):
+            out[name] = value
+        elif isinstance(value, dict):
+            if value:
+                flatten(value, out, name + ".")
+        elif value is None:
+            continue
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, int | float):
+            out[name] = str(value)
+        else:
+            out[name] = orjson.dumps(value, default=str).decode()
+
+
+def _column_worthy(name: str) -> bool:
+    return len(name) <= MAX_COLUMN_NAME and name.isprintable() and name not in SYSTEM_COLUMNS
+
+
+def encode_records(source_type: str, records: list[Record], unit_prefix: str) -> EncodedBatch:
+    """Flatten a batch of records into Arrow tables (native fields and normalised view)."""
+    count = len(records)
+    native: dict[str, list[str | None]] = {}
+    slots: dict[str, Any] = {}  # field name -> its value list, or _OVERFLOW
+    overflow: list[str | None] = [None] * count
+    uids: list[str] = []
+    keyed = False
+    dumps = orjson.dumps
+    for index, record in enumerate(records):
+        extra: dict[str, str] | None = None
+        stack: list[tuple[dict[str, Any], str]] = [(record.data, "")]
+        while stack:
+            data, path = stack.pop()
+            for key, value in data.items():
+                name = f"{path}{key}"
+                kind = type(value)
+                if kind is str:
+                    text = value
+                elif kind is dict:
+                    if value:
+                        stack.append((value, name + "."))
+                    continue
+                elif value is None:
+                    continue
+                elif kind is bool:
+                    text = "true" if value else "false"
+                elif kind is int or kind is float:
+                    text = str(value)
+                elif isinstance(value, dict):
+                    if value:
+                        stack.append((dict(value), name + "."))
+                    continue
+                else:
+                    text = dumps(value, default=str).decode()
+                values = slots.get(name)
+                if values is None:
+                    if _column_worthy(name):
+                        values = slots[name] = native[name] = [None] * count
+                    else:
+                        values = slots[name] = _OVERFLOW
+                if values is _OVERFLOW:
+                    extra = extra or {}
+                    extra[name] = text
+                elif values[index] is None:  # type: ignore[index]
+                    values[index] = text  # type: ignore[index]
+                else:  # the same dotted path twice (a key that itself contains a dot)
+                    extra = extra or {}
+                    extra[name] = text
+        if extra:
+            overflow[index] = dumps(extra).decode()
+        if record.key:
+            keyed = True
+            uids.append(hashlib.blake2b(f"{source_type}\x00{record.key}".encode(),
+                                        digest_size=16).hexdigest())
+        else:
+            uids.append(f"{unit_prefix}{record.position:x}")
+    positions = pa.array([record.position for record in records], pa.int64())
+    times = pa.array([record.time for record in records], pa.timestamp("us"))
+    uid_array = pa.array(uids, pa.string())
+    columns: dict[str, pa.Array] = {
+        UID: uid_array,
+        RECORD: positions,
+        TIME: times,
+        RAW: text_array([record.raw for record in records]),
+        OVERFLOW: pa.array(overflow, pa.string()),
+    }
+    for name, values in native.items():
+        columns[name] = text_array(values)
+    normal = _normal_table(source_type, records, uid_array, positions, times)
+    return EncodedBatch(source_type, pa.table(columns), normal, keyed)
+
+
+def _normal_table(source_type: str, records: list[Record], uids: pa.Array, positions: pa.Array,
+                  times: pa.Array) -> pa.Table:
+    count = len(records)
+    columns: dict[str, Any] = {
+        "uid": uids,
+        "source_type": pa.array([source_type] * count, pa.string()),
+        "record": positions,
+        "time": times,
+    }
+    values: dict[str, list[Any]] = {}
+    for index, record in enumerate(records):
+        for name, value in record.normal.items():
+            if value is None:
+                continue
+            target = values.get(name)
+            if target is None:
+                if name not in NORMAL_COLUMNS:
+                    continue
+                target = values[name] = [None] * count
+            if name in INTEGER_COLUMNS:
+                number = int_of(value)
+                if number is not None and NORMAL_COLUMNS[name] == "INTEGER" \
+                        and not -(2**31) <= number < 2**31:
+                    number = None
+                target[index] = number
+            else:
+                target[index] = value if type(value) is str else str(value)
+    for name, items in values.items():
+        kind = NORMAL_COLUMNS[name]
+        columns[name] = text_array(items) if kind == "VARCHAR" \
+            else pa.array(items, _ARROW_TYPES[kind])
+    return pa.table(columns)
+
+
+def encode_rejected(source_type: str | None, rejected: list[Rejected]) -> pa.Table:
+    """Quarantine rows (without the file id, which the writer adds)."""
+    raws = [item.raw.decode("utf-8", errors="backslashreplace")
+            if isinstance(item.raw, bytes) else item.raw for item in rejected]
+    return pa.table({
+        "source_type": pa.array([source_type] * len(rejected), pa.string()),
+        "position": pa.array([item.position for item in rejected], pa.int64()),
+        "reason": text_array([item.reason for item in rejected]),
+        "raw": text_array([raw[:QUARANTINE_RAW_LIMIT] for raw in raws]),
+        "raw_length": pa.array([len(raw) for raw in raws], pa.int64()),
+    })
+
+
+def text_array(values: list[str | None]) -> pa.Array:
+    """Arrow strings; text that is not valid Unicode (lone surrogates) is escaped, not lost."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowInvalid, UnicodeEncodeError):
+        return pa.array(
+            [None if value is None else value.encode("utf-8", "backslashreplace").decode()
+             for value in values],
+            pa.string(),
+        )
