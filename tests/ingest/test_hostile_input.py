@@ -36,7 +36,7 @@ def run(name: str, data: bytes) -> list[Record | Rejected]:
         assert item.position >= 1
         if isinstance(item, Record):
             assert isinstance(item.data, dict)
-            assert isinstance(item.raw, str)
+            assert isinstance(item.raw, str | bytes)
     return items
 
 

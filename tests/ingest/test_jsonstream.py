@@ -75,7 +75,8 @@ def test_any_bytes_never_raise_and_every_item_is_accounted(data: bytes) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=20)),
+@given(st.lists(st.dictionaries(st.text(max_size=8),
+                                st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20)),
                 max_size=20))
 def test_json_lines_roundtrip(values: list[dict[str, object]]) -> None:
     import json

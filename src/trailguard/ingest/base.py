@@ -47,7 +47,8 @@ class Record:
 
     position: int
     data: dict[str, Any]
-    raw: str
+    raw: str | bytes
+    """The record as read; bytes when the parser has the UTF-8 bytes at hand (cheaper)."""
     time: datetime | None = None
     normal: dict[str, Any] = field(default_factory=dict)
     key: str | None = None

@@ -26,7 +26,8 @@ _DECODER = json.JSONDecoder()
 class JsonDoc:
     position: int
     value: Any
-    raw: str
+    raw: str | bytes
+    """The document's text; the UTF-8 bytes of the line for JSON Lines."""
 
 
 def sniff_json_values(head: bytes, limit: int = 5) -> list[Any]:
@@ -107,7 +108,7 @@ def _iter_lines_or_documents(
             except orjson.JSONDecodeError:
                 carry, carry_start = "", number
             else:
-                yield JsonDoc(number, value, stripped.decode("utf-8", "backslashreplace"))
+                yield JsonDoc(number, value, stripped)
                 continue
         carry += decode(line) + "\n"
         if len(carry) > MAX_LINE_BYTES:

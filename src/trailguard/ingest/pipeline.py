@@ -24,6 +24,7 @@ from trailguard.ingest.base import PARSERS
 from trailguard.ingest.evidence import Root, find_roots, hash_root
 from trailguard.ingest.reader import (
     Event,
+    collector_paused,
     QuarantineBatch,
     RootJob,
     SpilledBatch,
@@ -171,6 +172,10 @@ class Ingest:
         """Roots whose bytes another root of this run holds: (copy, original path)."""
 
     def run(self, paths: list[Path]) -> IngestReport:
+        with collector_paused():
+            return self._run(paths)
+
+    def _run(self, paths: list[Path]) -> IngestReport:
         files, problems = find_roots(paths)
         for problem in problems:
             where, _, message = problem.partition(": ")

@@ -139,7 +139,7 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str) ->
         UID: uid_array,
         RECORD: positions,
         TIME: times,
-        RAW: text_array([record.raw for record in records]),
+        RAW: raw_array([record.raw for record in records]),
         OVERFLOW: pa.array(overflow, pa.string()),
     }
     for name, values in native.items():
@@ -193,6 +193,15 @@ def encode_rejected(source_type: str | None, rejected: list[Rejected]) -> pa.Tab
         "raw": text_array([raw[:QUARANTINE_RAW_LIMIT] for raw in raws]),
         "raw_length": pa.array([len(raw) for raw in raws], pa.int64()),
     })
+
+
+def raw_array(values: list[str | bytes]) -> pa.Array:
+    """Raw records as Arrow strings; bytes that are not UTF-8 become ``\\xNN`` escapes."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return text_array([value.decode("utf-8", "backslashreplace")
+                           if isinstance(value, bytes) else value for value in values])
 
 
 def text_array(values: list[str | None]) -> pa.Array:

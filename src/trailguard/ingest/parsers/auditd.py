@@ -86,9 +86,11 @@ from trailguard.ingest.timeparse import from_epoch
 WINDOW = 1000
 #: EXECVE arguments kept as their own fields (``a0`` … ``a63``).
 MAX_ARGS = 64
+#: Records one event may gather before it is emitted (hostile input repeating one serial).
+MAX_RECORDS = 10000
 
 _HEADER = re.compile(
-    r"(?:node=(?P<node>\S+) )?type=(?P<type>[A-Za-z0-9_\[\]]+) (?:msg=)?"
+    r"(?:node=(?P<node>\S{1,255}) )?type=(?P<type>[A-Za-z0-9_\[\]]{1,64}) (?:msg=)?"
     r"audit\((?P<time>\d{1,12}(?:\.\d{1,9})?):(?P<serial>\d{1,20})\):?\s?(?P<body>.*)$",
     re.DOTALL,
 )
@@ -109,10 +111,9 @@ _AVC = re.compile(r"\s*avc:\s+(?P<result>\w+)\s+\{\s*(?P<perms>[^}]*?)\s*\}")
 #: Fields auditd writes hex-encoded (unquoted) when the text has spaces, quotes or controls.
 ENCODED_FIELDS = frozenset({
     "name", "cwd", "exe", "comm", "ocomm", "path", "proctitle", "cmd", "acct", "key", "data",
-    "file", "dir", "watch", "old", "new", "vm", "device", "cgroup", "root_dir", "sw", "grp",
-    "new_group", "new-disk", "old-disk", "new-fs", "old-fs", "new_chardev", "old_chardev",
-    "new-chardev", "old-chardev", "new-net", "old-net", "new-rng", "old-rng", "new-mem",
-    "old-mem", "new-vcpu", "old-vcpu", "id_name", "reason", "fe", "exe_name",
+    "file", "dir", "watch", "vm", "device", "cgroup", "root_dir", "sw", "grp", "new_group",
+    "new-disk", "old-disk", "new-fs", "old-fs", "new-chardev", "old-chardev", "new-net",
+    "old-net", "new-rng", "old-rng",
 })
 #: Record types written by user-space programs: each is an event of its own.
 STANDALONE_PREFIXES = ("USER_", "CRED_", "DAEMON_", "SERVICE_", "ANOM_LOGIN", "ACCT_", "ADD_",
@@ -395,6 +396,9 @@ class EventAssembler:
                 yield build_event(self.open.pop(oldest))
         event.records.append(record)
         event.lines.append(text)
+        if len(event.records) >= MAX_RECORDS:
+            del self.open[key]
+            yield build_event(event)
 
     def flush_all(self) -> Iterator[Record]:
         for event in self.open.values():
@@ -612,12 +616,18 @@ def _collect_args(data: dict[str, Any], fields: dict[str, Any],
 
 
 def _merge_args(data: dict[str, Any], args: dict[int, dict[int, str]]) -> list[str]:
-    argv = ["".join(chunks[index] for index in sorted(chunks))
-            for _, chunks in sorted(args.items())]
-    for index, value in enumerate(argv[:MAX_ARGS]):
-        data[f"a{index}"] = value
-    if len(argv) > MAX_ARGS:
-        data["argv_rest"] = argv[MAX_ARGS:]
+    """Set ``a0`` … ``a63`` (keeping each argument's own number); return the whole argv."""
+    argv: list[str] = []
+    rest: list[str] = []
+    for number, chunks in sorted(args.items()):
+        value = "".join(chunks[index] for index in sorted(chunks))
+        argv.append(value)
+        if number < MAX_ARGS:
+            data[f"a{number}"] = value
+        else:
+            rest.append(value)
+    if rest:
+        data["argv_rest"] = rest
     return argv
 
 

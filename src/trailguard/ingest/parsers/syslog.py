@@ -449,8 +449,14 @@ _CRON_PROGRAMS = frozenset({"cron", "crond", "anacron", "crontab"})
 _SYSTEMD_PROGRAMS = frozenset({"systemd", "init"})
 
 
+#: Longest message the extractors look at (real auth messages are far shorter).
+MAX_EXTRACT = 16 * 1024
+
+
 def extract(program: str | None, message: str) -> dict[str, Any]:
     """Fields extracted from the message of a known program (empty when none applies)."""
+    if len(message) > MAX_EXTRACT:
+        return {}
     base = _program_base(program)
     fields: dict[str, Any] = {}
     repeated = _REPEATED.match(message)

@@ -439,7 +439,7 @@ class WebAccessParser(SourceParser):
                 if fields is not None:
                     w3c_fields = fields
                 continue
-            if not text.strip():
+            if not line.strip():  # only ASCII whitespace makes a line blank
                 continue
             if w3c_fields is not None:
                 yield w3c_record(number, text, w3c_fields)
@@ -616,6 +616,5 @@ class WebErrorParser(SourceParser):
             if line is None:
                 yield too_long(number)
                 continue
-            text = decode(line)
-            if text.strip():
-                yield error_record(number, text)
+            if line.strip():  # only ASCII whitespace makes a line blank
+                yield error_record(number, decode(line))
