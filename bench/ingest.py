@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +41,8 @@ children = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu += children.ru_utime + children.ru_stime
 print(json.dumps({"records": report.records, "stored": report.stored,
                   "quarantined": report.quarantined, "wall": wall, "cpu": cpu,
-                  "peak_kib": peak, "workers_peak_kib": workers_peak, "sources": sorted(report.sources)}))
+                  "peak_kib": peak, "workers_peak_kib": workers_peak,
+                  "sources": sorted(report.sources)}))
 """
 
 
@@ -132,12 +131,13 @@ def main() -> None:
                                 f"generated CloudTrail JSON Lines, {events:,} events"))
     header = ["dataset", "events", "seconds", "events_per_s", "events_per_cpu_s", "peak_mib",
               "worker_peak_mib", "data"]
-    widths = [max(len(str(row[h])) for row in [*rows, dict(zip(header, header))]) for h in header]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    titles = dict(zip(header, header, strict=True))
+    widths = [max(len(str(row[h])) for row in [*rows, titles]) for h in header]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
-        print("  ".join(str(row[h]).ljust(w) for h, w in zip(header, widths)))
+        print("  ".join(str(row[h]).ljust(w) for h, w in zip(header, widths, strict=True)))
     print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
-          "peak = max RSS of the main ingest process; worker_peak = largest worker process; "
+          "peak = max RSS of the main ingest process; worker_peak = largest worker process;\n"
           "events_per_cpu_s counts the CPU time of the main process and its workers")
 
 

@@ -1,3 +1,4 @@
-"""TrailGuard: from raw cloud and host logs to a traced, contained incident and a hardened account."""
+"""TrailGuard: from raw cloud and host logs to a traced, contained incident and a hardened
+account."""
 
 __version__ = "0.1.0"

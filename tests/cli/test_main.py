@@ -47,7 +47,8 @@ def test_missing_evidence_is_reported(tmp_path: Path) -> None:
 
 def test_query_json_and_refusal(tmp_path: Path, fixtures: Path) -> None:
     case = str(tmp_path / "case")
-    runner.invoke(app, ["ingest", str(fixtures / "cloudtrail" / "s3_delivery.json"), "--case", case])
+    evidence = str(fixtures / "cloudtrail" / "s3_delivery.json")
+    runner.invoke(app, ["ingest", evidence, "--case", case])
     result = runner.invoke(app, ["query", "--case", case, "--json",
                                  'SELECT "userIdentity.userName" AS u, time FROM ev_cloudtrail '
                                  "JOIN events ON uid = _uid ORDER BY time LIMIT 1"])

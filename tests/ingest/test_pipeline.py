@@ -226,8 +226,9 @@ def test_unknown_forced_source_is_a_clear_error(tmp_path: Path) -> None:
         ingest(tmp_path / "case", tmp_path, source="nope")
 
 
-def test_parallel_workers_store_exactly_what_one_process_stores(tmp_path: Path, fixtures: Path,
-                                                                monkeypatch) -> None:
+def test_parallel_workers_store_exactly_what_one_process_stores(
+    tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import trailguard.ingest.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)

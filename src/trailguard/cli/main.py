@@ -96,16 +96,20 @@ def ingest(
         raise typer.Exit(EXIT_NOTHING_READ)
 
 
+def _short_time(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else ""
+
+
 def _print_ingest(summary: dict[str, Any]) -> None:
     table = Table(title="Ingest", title_justify="left")
     for column in ("source", "files", "records", "stored", "quarantined", "duplicates",
                    "first", "last"):
-        table.add_column(column, justify="right" if column not in ("source", "first", "last")
-                         else "left", no_wrap=column != "last" and column != "first")
+        table.add_column(column, justify="left" if column in ("source", "first", "last")
+                         else "right", no_wrap=column == "source")
     for name, stats in summary["sources"].items():
         table.add_row(escape(name), *(f"{stats[key]:,}" for key in
                                       ("files", "records", "stored", "quarantined", "duplicates")),
-                      stats["first"] or "", stats["last"] or "")
+                      _short_time(stats["first"]), _short_time(stats["last"]))
     table.add_row("[bold]total", f"{summary['files']:,}", f"{summary['records']:,}",
                   f"{summary['stored']:,}", f"{summary['quarantined']:,}",
                   f"{summary['duplicates']:,}", "", "")

@@ -24,13 +24,13 @@ from trailguard.ingest.base import PARSERS
 from trailguard.ingest.evidence import Root, find_roots, hash_root
 from trailguard.ingest.reader import (
     Event,
-    collector_paused,
     QuarantineBatch,
     RootJob,
     SpilledBatch,
     UnitEnd,
     UnitStart,
     choose_parser,
+    collector_paused,
     make_spool,
     read_root,
     spill_root,

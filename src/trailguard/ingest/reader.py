@@ -154,7 +154,7 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
     context = ParseContext(str(root.path), unit.member, year)
     prefix = hashlib.blake2b(f"{root.sha256}\x00{unit.member}".encode(),
                              digest_size=8).hexdigest() + ":"
-    records = quarantined = 0
+    records = quarantined = sequence = 0
     status, message = "complete", None
     batch: list[Record] = []
     batch_bytes = 0
@@ -180,8 +180,9 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
             batch.append(item)
             batch_bytes += len(item.raw)
             if len(batch) >= BATCH_RECORDS or batch_bytes >= BATCH_BYTES:
+                yield encode_records(source_type, batch, prefix, sequence)
                 records += len(batch)
-                yield encode_records(source_type, batch, prefix)
+                sequence += len(batch)
                 batch, batch_bytes = [], 0
         else:
             rejected.append(item)
@@ -192,7 +193,7 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
                 rejected = []
     if batch:
         records += len(batch)
-        yield encode_records(source_type, batch, prefix)
+        yield encode_records(source_type, batch, prefix, sequence)
     if rejected:
         yield QuarantineBatch(encode_rejected(source_type, rejected))
     sha, size = _finish(unit)

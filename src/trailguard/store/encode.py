@@ -75,8 +75,14 @@ def _column_worthy(name: str) -> bool:
     return len(name) <= MAX_COLUMN_NAME and name.isprintable() and name not in SYSTEM_COLUMNS
 
 
-def encode_records(source_type: str, records: list[Record], unit_prefix: str) -> EncodedBatch:
-    """Flatten a batch of records into Arrow tables (native fields and normalised view)."""
+def encode_records(source_type: str, records: list[Record], unit_prefix: str,
+                   first_sequence: int = 0) -> EncodedBatch:
+    """Flatten a batch of records into Arrow tables (native fields and normalised view).
+
+    A record without a natural key gets the uid ``<unit prefix><sequence>``: its order among
+    the unit's records, so the same file always yields the same uids (positions alone may
+    repeat, e.g. several records from one line).
+    """
     count = len(records)
     native: dict[str, list[str | None]] = {}
     slots: dict[str, Any] = {}  # field name -> its value list, or _OVERFLOW
@@ -131,7 +137,7 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str) ->
             uids.append(hashlib.blake2b(f"{source_type}\x00{record.key}".encode(),
                                         digest_size=16).hexdigest())
         else:
-            uids.append(f"{unit_prefix}{record.position:x}")
+            uids.append(f"{unit_prefix}{first_sequence + index:x}")
     positions = pa.array([record.position for record in records], pa.int64())
     times = pa.array([record.time for record in records], pa.timestamp("us"))
     uid_array = pa.array(uids, pa.string())

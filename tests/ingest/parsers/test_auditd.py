@@ -168,6 +168,18 @@ def test_bounded_window_emits_the_oldest_open_event(parse: ParseFn,
     assert max(len(r.data["record_types"]) for r in parsed.records) == 1
 
 
+def test_many_arguments_keep_their_numbers(parse: ParseFn) -> None:
+    args = " ".join(f'a{index}="arg{index}"' for index in range(70) if index != 5)
+    data = f"type=EXECVE msg=audit(1709287200.000:7): argc=70 {args}\n".encode()
+    record = parse("auditd", data).records[0]
+    assert record.data["a4"] == "arg4"
+    assert "a5" not in record.data
+    assert record.data["a63"] == "arg63"
+    assert "a64" not in record.data
+    assert record.data["argv_rest"] == [f"arg{index}" for index in range(64, 70)]
+    assert record.normal["process_cmdline"].endswith("arg68 arg69")
+
+
 def test_syslog_forwarded_and_kernel_printk_forms(parse: ParseFn) -> None:
     parsed = parse("auditd", (FIXTURES / "audisp_syslog.log").read_bytes())
     assert not parsed.rejected

@@ -45,7 +45,8 @@ def test_ndjson_keeps_going_after_a_bad_line(parse, fixtures: Path) -> None:
 
 
 def test_records_that_are_not_cloudtrail_are_rejected(parse) -> None:
-    parsed = parse("cloudtrail", b'[{"eventName": "X", "eventSource": "a.amazonaws.com"}, 3, {"a": 1}]')
+    data = b'[{"eventName": "X", "eventSource": "a.amazonaws.com"}, 3, {"a": 1}]'
+    parsed = parse("cloudtrail", data)
     assert len(parsed.records) == 1
     assert [r.reason.split(" (")[0] for r in parsed.rejected] == [
         "CloudTrail record is not a JSON object", "not a CloudTrail record"]

@@ -4,7 +4,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.ingest.parsers.conftest import Parsed
 from trailguard.ingest.base import ParseContext, Record, Rejected
+from trailguard.ingest.parsers import syslog
 from trailguard.ingest.parsers.syslog import SyslogParser, extract, parse_header
 
 ParseFn = Callable[..., Parsed]
@@ -148,8 +149,23 @@ def test_year_comes_from_reference_year_and_rolls_over(parse: ParseFn) -> None:
     assert [r.time for r in parsed.records] == [datetime(2023, 12, 31, 23, 59, 58),
                                                 datetime(2024, 1, 1, 0, 0, 1)]
     parsed = parse("syslog", data[:80], reference_year=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     assert parsed.records[0].time is not None
-    assert parsed.records[0].time.year == datetime.now(UTC).year
+    assert parsed.records[0].time.year in (now.year, now.year - 1)
+    assert parsed.records[0].time <= now + timedelta(days=2)
+
+
+def test_a_year_that_would_put_the_log_in_the_future_steps_back(
+        parse: ParseFn, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(syslog, "_now", lambda: datetime(2026, 11, 30, tzinfo=UTC))
+    december = b"Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user a from 192.0.2.1\n"
+    november = b"Nov 29 06:55:46 LabSZ sshd[24200]: Invalid user a from 192.0.2.1\n"
+    assert parse("syslog", december, reference_year=2026).records[0].time == datetime(
+        2025, 12, 10, 6, 55, 46)
+    assert parse("syslog", november, reference_year=2026).records[0].time == datetime(
+        2026, 11, 29, 6, 55, 46)
+    assert parse("syslog", december, reference_year=2024).records[0].time == datetime(
+        2024, 12, 10, 6, 55, 46)
 
 
 def test_lines_that_are_not_syslog_are_rejected_with_a_reason(parse: ParseFn) -> None:
@@ -320,6 +336,9 @@ def test_fixtures_are_sniffed_as_syslog(sniff: SniffFn, name: str) -> None:
     b'type=SYSCALL msg=audit(1604994496.155:92733): arch=c000003e syscall=59 success=yes\n',
     b'203.0.113.7 - - [01/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8"\n',
     b"#separator \\x09\n#fields\tts\tuid\n1709287200.0\tCabc\n",
+    b"2024-03-01 09:15:02 W3SVC1 WEB01 10.0.5.13 GET /owa/auth/x.js - 443 - 198.51.100.4 "
+    b"HTTP/1.1 Mozilla/5.0 - - mail.example.com 200 0 0 1234 410 15\n",
+    b"2024-03-01T10:00:00Z,alice,ConsoleLogin\n",
     b"#1709287200\nsudo -i\n#1709287260\nid\n",
     b"ls -la\ncd /tmp\n",
 ])

@@ -91,9 +91,11 @@ MAX_RECORDS = 10000
 
 _HEADER = re.compile(
     r"(?:node=(?P<node>\S{1,255}) )?type=(?P<type>[A-Za-z0-9_\[\]]{1,64}) (?:msg=)?"
-    r"audit\((?P<time>\d{1,12}(?:\.\d{1,9})?):(?P<serial>\d{1,20})\):?\s?(?P<body>.*)$",
-    re.DOTALL,
+    r"audit\((?P<time>\d{1,12}(?:\.\d{1,9})?):(?P<serial>\d{1,20})\):?\s?"
 )
+#: How far before ``audit(`` a header can start, and after it end (see :func:`find_header`).
+_HEADER_BEFORE = 340
+_HEADER_AFTER = 60
 _INTERPRETED = re.compile(r"type=\S+ msg=audit\(\d\d/\d\d/\d{2,4} ")
 _SNIFF_LINE = re.compile(
     rb"(?:^|\s)(?:node=\S+ )?type=[A-Za-z0-9_\[\]]+ (?:msg=)?audit\(\d+\.\d+:\d+\)"
@@ -360,7 +362,7 @@ class EventAssembler:
         self.open: dict[tuple[str | None, str, str], _OpenEvent] = {}
 
     def add(self, number: int, text: str) -> Iterator[Record | Rejected]:
-        header = _HEADER.search(text)
+        header = find_header(text)
         if header is None:
             reason = ("ausearch -i (interpreted) output is not supported; export with "
                       "ausearch --raw" if _INTERPRETED.match(text)
@@ -373,7 +375,7 @@ class EventAssembler:
             syslog = parse_header(prefix + " ")
             envelope = syslog[0] if syslog else {"prefix": prefix}
             envelope.pop("message", None)
-        record = parse_record(header)
+        record = parse_record(header, text[header.end():])
         key = (record.node, record.time, record.serial)
         event = self.open.get(key)
         if record.type == "EOE":
@@ -406,14 +408,32 @@ class EventAssembler:
         self.open.clear()
 
 
-def parse_record(header: re.Match[str], loose: bool = False) -> AuditRecord:
-    """Read one record's header match into an :class:`AuditRecord`."""
+def find_header(text: str) -> re.Match[str] | None:
+    """The ``[node=…] type=… [msg=]audit(epoch:serial):`` header in a line, wherever it starts.
+
+    Only the text around each ``audit(`` (the first few) is searched, so hostile lines cost
+    linear time.
+    """
+    start = 0
+    for _ in range(8):
+        anchor = text.find("audit(", start)
+        if anchor < 0:
+            return None
+        header = _HEADER.search(text, max(0, anchor - _HEADER_BEFORE), anchor + _HEADER_AFTER)
+        if header is not None:
+            return header
+        start = anchor + 6
+    return None
+
+
+def parse_record(header: re.Match[str], body: str, loose: bool = False) -> AuditRecord:
+    """Read one record (its header match and the text after it) into an :class:`AuditRecord`."""
     record_type = header["type"]
     if record_type.isdigit():
         record_type = TYPE_NUMBERS.get(int(record_type), record_type)
     elif record_type.startswith("UNKNOWN[") and record_type[8:-1].isdigit():
         record_type = TYPE_NUMBERS.get(int(record_type[8:-1]), record_type)
-    body, _, enriched_text = header["body"].partition("\x1d")
+    body, _, enriched_text = body.partition("\x1d")
     fields = parse_fields(body, record_type, loose)
     enriched = parse_fields(enriched_text, record_type, False) if enriched_text else {}
     return AuditRecord(record_type, header["time"], header["serial"], header["node"],
@@ -678,10 +698,11 @@ def _auoms_row(number: int, text: str) -> Record | Rejected:
     message = row.get("SyslogMessage")
     if not isinstance(message, str):
         return Rejected(number, "JSON row without a SyslogMessage", text)
-    header = _HEADER.search(message)
+    header = find_header(message)
     if header is None:
         return Rejected(number, "SyslogMessage is not an audit record", text)
-    record = parse_record(header, loose=header["type"].startswith("AUOMS_"))
+    record = parse_record(header, message[header.end():],
+                          loose=header["type"].startswith("AUOMS_"))
     event = _OpenEvent(number, records=[record], lines=[text],
                        envelope={key: value for key, value in row.items()
                                  if key != "SyslogMessage"})

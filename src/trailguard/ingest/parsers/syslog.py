@@ -78,6 +78,7 @@ _RFC5424 = re.compile(
     r"<(?P<pri>\d{1,3})>(?P<version>\d{1,2}) (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) "
     r"(?P<procid>\S+) (?P<msgid>\S+)(?: (?P<rest>.*))?$"
 )
+_ISO_START = re.compile(r"(?:<\d{1,3}>)?\d{4}-")
 # The TAG: a program name (a few words at most, as in "syslogd 1.4.1"), an optional [pid],
 # then a colon. Without it the whole rest of the line is the message.
 _TAG = re.compile(
@@ -106,7 +107,7 @@ class SyslogParser(SourceParser):
         lines = _head_lines(head)
         if not lines:
             return 0
-        good = sum(1 for line in lines if parse_header(line) is not None)
+        good = sum(1 for line in lines if _sniff_line(line))
         share = good / len(lines)
         lowered = name.lower().replace("\\", "/").rsplit("/", 1)[-1]
         bonus = 5 if any(hint in lowered for hint in _NAME_HINTS) else 0
@@ -119,7 +120,8 @@ class SyslogParser(SourceParser):
         return 0
 
     def parse(self, stream: IO[bytes], ctx: ParseContext) -> Iterator[Record | Rejected]:
-        clock = _YearClock(ctx.reference_year or datetime.now(UTC).year)
+        now = _now()
+        clock = _YearClock(ctx.reference_year or now.year, now)
         for number, line in iter_lines(stream):
             if line is None:
                 yield too_long(number)
@@ -142,6 +144,16 @@ _NAME_HINTS = ("syslog", "auth.log", "secure", "messages", "kern.log", "daemon.l
                "maillog", "mail.log", "user.log", "journal")
 
 
+def _sniff_line(line: str) -> bool:
+    """A syslog line; an ISO-dated line counts only with a program tag (IIS logs, CSV and
+    other dated text also start with an ISO date)."""
+    header = parse_header(line)
+    if header is None:
+        return False
+    data = header[0]
+    return "program" in data or "version" in data or not _ISO_START.match(line)
+
+
 def _head_lines(head: bytes) -> list[str]:
     """The complete, non-empty lines of a sniffing head (a cut last line is dropped)."""
     if b"\x00" in head[:4096]:
@@ -152,15 +164,28 @@ def _head_lines(head: bytes) -> list[str]:
     return [decode(line).rstrip("\r") for line in lines[:200] if line.strip()]
 
 
-class _YearClock:
-    """Gives RFC 3164 timestamps a year, stepping it when the log crosses New Year."""
+def _now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, year: int) -> None:
+
+class _YearClock:
+    """Gives RFC 3164 timestamps a year, stepping it when the log crosses New Year.
+
+    The first dated line fixes the year: the reference year, or the year before when that
+    would put the line in the future (a log written in December and copied in the next
+    year's January gets a January modification year).
+    """
+
+    def __init__(self, year: int, now: datetime) -> None:
         self.year = year
+        self.now = now
         self.last_month: int | None = None
 
-    def year_for(self, month: int) -> int:
-        if self.last_month is not None and month < self.last_month - 6:
+    def year_for(self, month: int, day: int) -> int:
+        if self.last_month is None:
+            if (month, day) > (self.now.month, self.now.day + 1) and self.year >= self.now.year:
+                self.year = self.now.year - 1
+        elif month < self.last_month - 6:
             self.year += 1
         self.last_month = month
         return self.year
@@ -265,11 +290,12 @@ def _event_time(data: dict[str, Any], month_day: tuple[int, int] | None,
     match = _RFC3164.match(stamp)
     if match:
         month = MONTHS[match["mon"]]
-        year = int(match["year"]) if match["year"] else clock.year_for(month)
+        day = int(match["day"].strip())
+        year = int(match["year"]) if match["year"] else clock.year_for(month, day)
         hour, minute, second = (int(part) for part in match["clock"].split(":"))
         micro = int((match["frac"] or ".0")[1:7].ljust(6, "0"))
         try:
-            return datetime(year, month, int(match["day"].strip()), hour, minute, second, micro)
+            return datetime(year, month, day, hour, minute, second, micro)
         except ValueError:
             return None
     return parse_iso(stamp.replace(",", ".", 1))
