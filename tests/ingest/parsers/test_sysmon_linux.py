@@ -19,6 +19,11 @@ from trailguard.ingest.parsers.sysmon_linux import SysmonLinuxParser
 ParseFn = Callable[..., Parsed]
 SniffFn = Callable[..., str | None]
 
+
+def _text(raw: str | bytes) -> str:
+    """A record's raw text (parsers may hand it over as str or as UTF-8 bytes)."""
+    return raw if isinstance(raw, str) else raw.decode("utf-8")
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sysmon_linux"
 LOG4SHELL = (Path("otrf") / "datasets" / "compound" / "Log4Shell"
              / "syslog_sysmon_log4shell_cve2021_44228_jndi_reference.zip")
@@ -82,7 +87,7 @@ def test_azure_monitor_rows(parse: ParseFn) -> None:
     create = parsed.records[0]
     assert create.data["envelope"]["TimeGenerated"] == "2024-03-01T10:00:00.130Z"
     assert "SyslogMessage" not in create.data["envelope"]
-    assert json.loads(create.raw)["ProcessName"] == "sysmon"
+    assert json.loads(_text(create.raw))["ProcessName"] == "sysmon"
     assert create.normal["process_name"] == "/usr/bin/curl"
 
 

@@ -73,7 +73,7 @@ def test_conn_tsv_typed_values_and_normalised_view(parse: ParseFixture, fixtures
     assert rdp.normal["direction"] == "in"
     assert "bytes" not in rdp.normal
     assert icmp.data["tunnel_parents"] == ["Cfoo", "Cbar"]
-    assert icmp.raw.startswith("1709287206.250000\tCmES5u32sYpV7JYN\t")
+    assert str(icmp.raw).startswith("1709287206.250000\tCmES5u32sYpV7JYN\t")
 
 
 def test_http_tsv_escapes_vectors_and_no_close(parse: ParseFixture, fixtures: Path) -> None:

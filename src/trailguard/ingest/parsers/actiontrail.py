@@ -106,7 +106,7 @@ class ActionTrailParser(SourceParser):
                 last = max(doc.position, last + 1)
                 yield self._record(last, item, raw)
 
-    def _record(self, position: int, item: Any, raw: str) -> Record | Rejected:
+    def _record(self, position: int, item: Any, raw: str | bytes) -> Record | Rejected:
         if not isinstance(item, dict):
             return Rejected(position, "ActionTrail event is not a JSON object", raw)
         event = from_sls(item) if is_sls(item) else decode_nested(dict(item))
@@ -145,7 +145,7 @@ def _content_score(head: bytes) -> int:
     return 0
 
 
-def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str]]:
+def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str | bytes]]:
     """The events in one JSON document (LookupEvents page, array or single event)."""
     value = doc.value
     if isinstance(value, dict) and isinstance(value.get("Events"), list):

@@ -372,8 +372,7 @@ class EventAssembler:
         envelope = None
         prefix = text[:header.start()].strip()
         if prefix:
-            syslog = parse_header(prefix + " ")
-            envelope = syslog[0] if syslog else {"prefix": prefix}
+            envelope = parse_header(prefix + " ") or {"prefix": prefix}
             envelope.pop("message", None)
         record = parse_record(header, text[header.end():])
         key = (record.node, record.time, record.serial)

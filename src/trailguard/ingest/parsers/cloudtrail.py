@@ -62,7 +62,7 @@ class CloudTrailParser(SourceParser):
                 position = doc.position if raw is doc.raw else number
                 yield self._record(position, item, raw)
 
-    def _record(self, position: int, item: Any, raw: str) -> Record | Rejected:
+    def _record(self, position: int, item: Any, raw: str | bytes) -> Record | Rejected:
         if isinstance(item, str):
             try:
                 item = orjson.loads(item)
@@ -83,7 +83,7 @@ class CloudTrailParser(SourceParser):
         )
 
 
-def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str]]:
+def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str | bytes]]:
     """The CloudTrail records in one JSON document, with their raw text."""
     value = doc.value
     if isinstance(value, dict) and isinstance(value.get("Records"), list):
@@ -101,7 +101,7 @@ def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str]]:
         yield value, doc.raw
 
 
-def _lookup_item(item: Any) -> Iterator[tuple[Any, str]]:
+def _lookup_item(item: Any) -> Iterator[tuple[Any, str | bytes]]:
     """One ``lookup-events`` result: the record is a JSON string in ``CloudTrailEvent``."""
     if isinstance(item, dict) and isinstance(item.get("CloudTrailEvent"), str):
         yield item["CloudTrailEvent"], item["CloudTrailEvent"]

@@ -126,7 +126,7 @@ class KubernetesAuditParser(SourceParser):
             yield _record(doc.position, doc.value, doc.raw)
 
 
-def _record(position: int, item: Any, raw: str) -> Record | Rejected:
+def _record(position: int, item: Any, raw: str | bytes) -> Record | Rejected:
     if not is_audit_event(item):
         return Rejected(position, "not a Kubernetes audit event (audit.k8s.io Event)", raw)
     audit_id = text_of(item.get("auditID"))

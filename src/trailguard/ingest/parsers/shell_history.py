@@ -44,14 +44,14 @@ from trailguard.ingest.base import (
 )
 from trailguard.ingest.timeparse import from_epoch
 
-_BASH_TIME = re.compile(r"#(\d{9,11})\s*$")
-_ZSH_ENTRY = re.compile(r": *(\d{9,11}):(\d+);(.*)$", re.DOTALL)
+_BASH_TIME = re.compile(r"#(\d{9,10})\s*$")
+_ZSH_ENTRY = re.compile(r": *(\d{9,10}):(\d+);(.*)$", re.DOTALL)
 _FISH_CMD = re.compile(r"- cmd: ?(.*)$", re.DOTALL)
 _FISH_WHEN = re.compile(r"  when: *(\d+)\s*$")
 _FISH_PATHS = re.compile(r"  paths:\s*$")
 _FISH_PATH = re.compile(r"    - (.*)$")
-_SNIFF_BASH = re.compile(rb"^#\d{9,11}\r?$", re.MULTILINE)
-_SNIFF_ZSH = re.compile(rb"^: *\d{9,11}:\d+;", re.MULTILINE)
+_SNIFF_BASH = re.compile(rb"^#\d{9,10}\r?$", re.MULTILINE)
+_SNIFF_ZSH = re.compile(rb"^: *\d{9,10}:\d+;", re.MULTILINE)
 _SNIFF_FISH = re.compile(rb"\A- cmd: .*\n  when: \d+", re.MULTILINE)
 _HOME = re.compile(r"(?:^|/)(?:home|Users)/([^/]+)/|(?:^|/)root/")
 _NAME_SHELLS = (

@@ -129,12 +129,11 @@ class SyslogParser(SourceParser):
             text = decode(line)
             if not text.strip():
                 continue
-            header = parse_header(text)
-            if header is None:
+            data = parse_header(text)
+            if data is None:
                 yield Rejected(number, "not a syslog line (no RFC 3164/5424 or ISO header)", text)
                 continue
-            data, month_day = header
-            time = _event_time(data, month_day, clock)
+            time = _event_time(data, clock)
             data.update(extract(text_of(data.get("program")), data.get("message") or ""))
             yield Record(position=number, data=data, raw=text, time=time,
                          normal=normalise(data))
@@ -147,10 +146,9 @@ _NAME_HINTS = ("syslog", "auth.log", "secure", "messages", "kern.log", "daemon.l
 def _sniff_line(line: str) -> bool:
     """A syslog line; an ISO-dated line counts only with a program tag (IIS logs, CSV and
     other dated text also start with an ISO date)."""
-    header = parse_header(line)
-    if header is None:
+    data = parse_header(line)
+    if data is None:
         return False
-    data = header[0]
     return "program" in data or "version" in data or not _ISO_START.match(line)
 
 
@@ -191,22 +189,15 @@ class _YearClock:
         return self.year
 
 
-def parse_header(text: str) -> tuple[dict[str, Any], tuple[int, int] | None] | None:
-    """Split a syslog line into its native header fields and message.
-
-    Returns the fields and, for RFC 3164 lines without a year, ``(month, day)`` so the caller
-    can supply the year; None when the line has no syslog header.
-    """
+def parse_header(text: str) -> dict[str, Any] | None:
+    """Split a syslog line into its native header fields and message (None: not syslog)."""
     match = _RFC5424.match(text)
     if match and 0 <= int(match["pri"]) <= 191:
-        return _rfc5424(match), None
+        return _rfc5424(match)
     match = _RFC3164.match(text)
-    month_day: tuple[int, int] | None = None
     if match:
-        day = int(match["day"].strip())
-        if not 1 <= day <= 31:
+        if not 1 <= int(match["day"].strip()) <= 31:
             return None
-        month_day = None if match["year"] else (MONTHS[match["mon"]], day)
     else:
         match = _ISO.match(text)
         if not match:
@@ -216,7 +207,7 @@ def parse_header(text: str) -> tuple[dict[str, Any], tuple[int, int] | None] | N
     if "pri" in data and data["pri"] is None:
         return None
     data.update(_host_tag_message(match["rest"] or ""))
-    return data, month_day
+    return data
 
 
 def _add_pri(data: dict[str, Any], pri: str | None) -> None:
@@ -235,7 +226,7 @@ def _host_tag_message(rest: str) -> dict[str, Any]:
     """``host tag[pid]: message`` → fields; the host is missing when the first word is a tag."""
     fields: dict[str, Any] = {}
     first, _, after = rest.partition(" ")
-    if first and not first.endswith(":") and not (first.endswith("]:")):
+    if first and not first.endswith(":"):
         fields["hostname"] = first
         rest = after.lstrip(" ")
     tag = _TAG.match(rest)
@@ -282,8 +273,7 @@ def _rfc5424(match: re.Match[str]) -> dict[str, Any]:
     return data
 
 
-def _event_time(data: dict[str, Any], month_day: tuple[int, int] | None,
-                clock: _YearClock) -> datetime | None:
+def _event_time(data: dict[str, Any], clock: _YearClock) -> datetime | None:
     stamp = text_of(data.get("timestamp"))
     if stamp is None:
         return None

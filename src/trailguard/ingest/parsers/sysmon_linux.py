@@ -129,8 +129,7 @@ def _text_line(number: int, text: str) -> Record | Rejected:
     envelope: dict[str, Any] | None = None
     prefix = text[:start.start()].strip()
     if prefix:
-        header = parse_header(prefix)
-        envelope = header[0] if header else {"prefix": prefix}
+        envelope = parse_header(prefix) or {"prefix": prefix}
         envelope.pop("message", None)
     return event_record(number, text[start.start():], text, envelope)
 

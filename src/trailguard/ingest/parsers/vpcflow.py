@@ -108,7 +108,7 @@ class _FlowParser(SourceParser):
                 last = max(doc.position, last + 1)
                 yield self._record(last, item, raw)
 
-    def _record(self, position: int, item: Any, raw: str) -> Record | Rejected:
+    def _record(self, position: int, item: Any, raw: str | bytes) -> Record | Rejected:
         if not isinstance(item, dict):
             return Rejected(position, "flow-log record is not a JSON object", raw)
         fields = canonical(item)
@@ -262,7 +262,7 @@ def _csv_header(head: bytes) -> set[str]:
     return {cell.strip().strip('"') for cell in first.split(",")}
 
 
-def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str]]:
+def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str | bytes]]:
     value = doc.value
     if isinstance(value, list):
         for item in value:
