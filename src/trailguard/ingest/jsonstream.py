@@ -9,13 +9,13 @@ element or document number otherwise) and its raw text.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
 
-from trailguard.ingest.base import MAX_LINE_BYTES, Rejected, decode, iter_lines
+from trailguard.ingest.base import MAX_LINE_BYTES, Record, Rejected, decode, iter_lines
 
 _CHUNK = 1024 * 1024
 _WS = " \t\r\n\ufeff"
@@ -62,6 +62,28 @@ def sniff_json_values(head: bytes, limit: int = 5) -> list[Any]:
             break
         values.append(value)
     return values
+
+
+Unwrap = Callable[[JsonDoc], Iterable[tuple[Any, "str | bytes"]]]
+
+
+def iter_json_items(
+    stream: IO[bytes], build: Callable[[int, Any, str | bytes], Record | Rejected], unwrap: Unwrap
+) -> Iterator[Record | Rejected]:
+    """Records from JSON documents that may each hold several (``{"Records": [...]}``).
+
+    ``unwrap`` yields a document's items with their raw text; ``build`` turns one item into a
+    Record. An item's position is its document's line number, or the next number when one
+    document holds several, so positions stay unique and increasing.
+    """
+    last = 0
+    for doc in iter_json(stream):
+        if isinstance(doc, Rejected):
+            yield doc
+            continue
+        for item, raw in unwrap(doc):
+            last = max(doc.position, last + 1)
+            yield build(last, item, raw)
 
 
 def iter_json(stream: IO[bytes]) -> Iterator[JsonDoc | Rejected]:

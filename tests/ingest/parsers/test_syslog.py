@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.ingest.parsers.conftest import Parsed
@@ -368,12 +368,6 @@ def _check(items: list[Record | Rejected]) -> None:
     for item in items:
         assert isinstance(item, Record | Rejected)
         assert item.position > 0
-
-
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=2048))
-def test_random_bytes_never_raise(data: bytes) -> None:
-    _check(_run(data))
 
 
 @settings(max_examples=80, deadline=None)

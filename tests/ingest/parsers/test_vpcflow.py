@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.ingest.parsers.conftest import Parsed
@@ -344,13 +344,6 @@ def _run(parser: type[AwsFlowParser | AliyunFlowParser], data: bytes) -> list[Re
     positions = [item.position for item in items if isinstance(item, Record)]
     assert len(positions) == len(set(positions))
     return items
-
-
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=2048))
-def test_random_bytes_never_raise(data: bytes) -> None:
-    _run(AwsFlowParser, data)
-    _run(AliyunFlowParser, data)
 
 
 @settings(max_examples=60, deadline=None)

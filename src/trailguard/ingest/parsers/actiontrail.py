@@ -42,7 +42,7 @@ from trailguard.ingest.base import (
     peekable,
     text_of,
 )
-from trailguard.ingest.jsonstream import JsonDoc, iter_json
+from trailguard.ingest.jsonstream import JsonDoc, iter_json_items
 from trailguard.ingest.parsers._cloud import ip_or_none
 from trailguard.ingest.parsers._csv import parse_csv
 from trailguard.ingest.timeparse import from_epoch, parse_iso
@@ -97,14 +97,7 @@ class ActionTrailParser(SourceParser):
             yield from parse_csv(reader, self._record)
 
     def _parse_json(self, stream: IO[bytes]) -> Iterator[Record | Rejected]:
-        last = 0
-        for doc in iter_json(stream):
-            if isinstance(doc, Rejected):
-                yield doc
-                continue
-            for item, raw in _unwrap(doc):
-                last = max(doc.position, last + 1)
-                yield self._record(last, item, raw)
+        return iter_json_items(stream, self._record, _unwrap)
 
     def _record(self, position: int, item: Any, raw: str | bytes) -> Record | Rejected:
         if not isinstance(item, dict):

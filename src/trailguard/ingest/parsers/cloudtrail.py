@@ -18,7 +18,7 @@ from trailguard.ingest.base import (
     int_of,
     text_of,
 )
-from trailguard.ingest.jsonstream import JsonDoc, iter_json
+from trailguard.ingest.jsonstream import JsonDoc, iter_json_items
 from trailguard.ingest.parsers._cloud import ip_or_none
 from trailguard.ingest.timeparse import parse_iso
 
@@ -52,15 +52,7 @@ class CloudTrailParser(SourceParser):
         return 0
 
     def parse(self, stream: IO[bytes], ctx: ParseContext) -> Iterator[Record | Rejected]:
-        number = 0
-        for doc in iter_json(stream):
-            if isinstance(doc, Rejected):
-                yield doc
-                continue
-            for item, raw in _unwrap(doc):
-                number += 1
-                position = doc.position if raw is doc.raw else number
-                yield self._record(position, item, raw)
+        return iter_json_items(stream, self._record, _unwrap)
 
     def _record(self, position: int, item: Any, raw: str | bytes) -> Record | Rejected:
         if isinstance(item, str):
