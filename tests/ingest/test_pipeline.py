@@ -248,3 +248,13 @@ def test_parallel_workers_store_exactly_what_one_process_stores(
         assert first.connection.execute(query).fetchall() == \
             second.connection.execute(query).fetchall()
     assert not list((tmp_path / "two").glob(".spool-*"))
+
+
+def test_utf16_files_are_read_as_text(tmp_path: Path) -> None:
+    text = cloudtrail_lines(3).decode()
+    (tmp_path / "bom.json").write_bytes(text.encode("utf-16"))
+    (tmp_path / "le.json").write_bytes(text.replace("e-", "le-").encode("utf-16-le"))
+    report = ingest(tmp_path / "case", tmp_path / "bom.json", tmp_path / "le.json")
+    assert_balanced(report)
+    assert report.stored == 6
+    assert not report.problems

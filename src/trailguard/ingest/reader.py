@@ -143,6 +143,11 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
         yield UnitEnd(unit.member, "empty", "empty file", sha256=sha, size=size)
         return
     parser_cls = forced or choose_parser(head, unit.name)
+    encoding = None if parser_cls is not None else _utf16_encoding(head)
+    if encoding is not None:  # e.g. a log saved by PowerShell: read it as UTF-8
+        stream = io.BufferedReader(_Transcoder(_Chain(head, stream), encoding))
+        head = stream.read(SNIFF_BYTES)
+        parser_cls = choose_parser(head, unit.name)
     if parser_cls is None:
         sha, size = _finish(unit)
         yield UnitEnd(unit.member, "unrecognised", "format not recognised: " + _describe(head),
@@ -271,6 +276,42 @@ class _Chain(io.RawIOBase):
         data = self.rest.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
+
+
+def _utf16_encoding(head: bytes) -> str | None:
+    """'utf-16' when the file starts with a UTF-16 byte-order mark or looks like UTF-16 text."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = head[:512]
+    if len(sample) >= 16 and sample.count(0) * 2 >= len(sample) * 0.9:
+        if sample[1::2].count(0) >= len(sample) // 2 * 0.9:
+            return "utf-16-le"
+        if sample[0::2].count(0) >= len(sample) // 2 * 0.9:
+            return "utf-16-be"
+    return None
+
+
+class _Transcoder(io.RawIOBase):
+    """Reads a UTF-16 byte stream as UTF-8 bytes (undecodable units become U+FFFD)."""
+
+    def __init__(self, raw: io.RawIOBase, encoding: str) -> None:
+        self.text = io.TextIOWrapper(io.BufferedReader(raw), encoding=encoding,
+                                     errors="replace", newline="")
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self.pending:
+            chunk = self.text.read(64 * 1024)
+            if not chunk:
+                return 0
+            self.pending = chunk.encode("utf-8", errors="backslashreplace")
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
 
 
 def _finish(unit: Unit) -> tuple[str | None, int | None]:
