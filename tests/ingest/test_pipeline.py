@@ -190,8 +190,11 @@ def test_killed_ingest_resumes_to_exactly_the_right_records(tmp_path: Path) -> N
     script = textwrap.dedent(f"""
         import os
         from pathlib import Path
+        import trailguard.ingest.pipeline as pipeline
         from trailguard.ingest.pipeline import Ingest
         from trailguard.store.case import Case
+
+        pipeline.COMMIT_RECORDS = 1  # commit after every file, to be killed between commits
 
         class KillMidway:
             seen = 0
@@ -208,11 +211,12 @@ def test_killed_ingest_resumes_to_exactly_the_right_records(tmp_path: Path) -> N
     """)
     result = subprocess.run([sys.executable, "-c", script], check=False, timeout=300)
     assert result.returncode == 9
-    partial = count(case_dir, "SELECT count(*) FROM ev_cloudtrail")
+    partial = count(case_dir, "SELECT count(*) FROM events")
     assert partial == 12000  # two whole files committed, the third rolled back
+    assert count(case_dir, "SELECT count(*) FROM files") == partial // 6000
     report = ingest(case_dir, evidence)
     assert_balanced(report)
-    assert report.stored == 12000 and report.duplicates == 12000
+    assert report.stored == 24000 - partial and report.duplicates == partial
     assert count(case_dir, "SELECT count(*) FROM ev_cloudtrail") == 24000
     assert count(case_dir, "SELECT count(DISTINCT _uid) FROM ev_cloudtrail") == 24000
     assert count(case_dir, "SELECT count(*) FROM events") == 24000

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -133,7 +134,12 @@ class _NoProgress:
 
 
 #: Below this much evidence a run stays in one process (starting workers costs ~0.5 s).
-PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+#: Units are committed together until this many records or seconds have gone by (a commit
+#: costs milliseconds; thousands of small files must not pay it each). Either way a unit and
+#: its files row commit together, so an interrupted run never leaves a unit half-written.
+COMMIT_RECORDS = 200_000
+COMMIT_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -170,6 +176,11 @@ class Ingest:
         """files.id of the units parsed in this run."""
         self._pending_copies: list[tuple[Root, Path]] = []
         """Roots whose bytes another root of this run holds: (copy, original path)."""
+        self._in_transaction = False
+        self._pending_records = 0
+        self._transaction_started = 0.0
+        self._known_roots: dict[str, tuple[int, str, str]] | None = None
+        self._file_ids: int | None = None
 
     def run(self, paths: list[Path]) -> IngestReport:
         with collector_paused():
@@ -202,11 +213,16 @@ class Ingest:
             else:
                 plan.append(_Planned(planned[0], size, planned[1]))
         total = sum(item.size for item in plan)
-        if self.workers > 1 and len(plan) > 1 and total >= PARALLEL_MIN_BYTES:
-            self._run_parallel(plan)
-        else:
-            for item in plan:
-                self._consume(item, read_root(item.job))
+        try:
+            if self.workers > 1 and len(plan) > 1 and total >= PARALLEL_MIN_BYTES:
+                self._run_parallel(plan)
+            else:
+                for item in plan:
+                    self._consume(item, read_root(item.job))
+            self._maybe_commit(0, force=True)
+        except BaseException:
+            self._rollback()
+            raise
         self._deduplicate()
         self.case.write_manifest()
         return self.report
@@ -216,11 +232,15 @@ class Ingest:
         if root.sha256 in seen:  # the same bytes twice in this run: count the copy later
             self._pending_copies.append((root, seen[root.sha256]))
             return None
-        found = self.con.execute(
-            "SELECT id, path, status FROM files WHERE root_sha256 = ? AND member = '' "
-            "AND parent_id IS NULL AND status <> 'duplicate' ORDER BY id LIMIT 1",
-            [root.sha256],
-        ).fetchall()
+        if self._known_roots is None:
+            self._known_roots = {}
+            for row in self.con.execute(
+                "SELECT root_sha256, id, path, status FROM files WHERE member = '' "
+                "AND parent_id IS NULL AND status <> 'duplicate' ORDER BY id DESC"
+            ).fetchall():
+                self._known_roots[str(row[0])] = (int(row[1]), str(row[2]), str(row[3]))
+        known = self._known_roots.get(root.sha256)
+        found = [known] if known is not None else []
         if found and found[0][2] != "reading":
             self._count_previous_root(root, int(found[0][0]), str(found[0][1]))
             return None
@@ -259,20 +279,18 @@ class Ingest:
 
     # -- writing what a reader produced --------------------------------------------------
     def _consume(self, item: _Planned, events: Iterator[Event]) -> None:
-        """Write one root's events: one transaction per unit."""
+        """Write one root's events. A unit's records and its files row always commit together."""
         root = item.job.root
         root_id = item.root_id
-        con = self.con
-        in_unit: UnitStart | None = None
         file_id = 0
+        recorded = False  # the root's own row was written (a plain file is its own unit)
         try:
             for event in events:
                 if isinstance(event, UnitStart):
+                    self._begin()
                     if event.member and root_id is None:
                         root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
                                                     "reading", None)
-                    con.execute("BEGIN TRANSACTION")
-                    in_unit = event
                     file_id = self._next_file_id()
                     self.writer.start_unit(file_id)
                 elif isinstance(event, UnitEnd):
@@ -280,8 +298,8 @@ class Ingest:
                         self._count_previous_member(root_id, event.member)
                         continue
                     self._end_unit(root, root_id if event.member else None, file_id, event)
-                    con.execute("COMMIT")
-                    in_unit = None
+                    recorded = recorded or not event.member
+                    self._maybe_commit(event.records)
                 else:
                     batch = event.load() if isinstance(event, SpilledBatch) else event
                     if isinstance(batch, QuarantineBatch):
@@ -290,17 +308,41 @@ class Ingest:
                         self.writer.insert_encoded(batch)
                         self.progress.records(batch.native.num_rows)
         except BaseException:
-            if in_unit is not None:
-                con.execute("ROLLBACK")
+            self._rollback()
             raise
+        con = self.con
         if root_id is not None:
             con.execute("UPDATE files SET status = 'container' WHERE id = ?", [root_id])
-        elif not self._root_recorded(root):  # an archive with nothing in it
+        elif not recorded and not self._root_recorded(root):  # an archive with nothing in it
             self._insert_file(None, root, "", root.sha256, root.size, None, "container",
                               "archive holds no files")
         self.progress.root_done(item.size)
         for copy, original in [c for c in self._pending_copies if c[1] == root.path]:
             self._count_previous_root(copy, self._root_id(copy.sha256), str(original))
+
+    # -- transactions: whole units, grouped so that many small files commit together ------
+    def _begin(self) -> None:
+        if not self._in_transaction:
+            self.con.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+            self._pending_records = 0
+            self._transaction_started = time.monotonic()
+
+    def _maybe_commit(self, records: int, force: bool = False) -> None:
+        self._pending_records += records
+        if self._in_transaction and (
+            force or self._pending_records >= COMMIT_RECORDS
+            or time.monotonic() - self._transaction_started >= COMMIT_SECONDS
+        ):
+            self.writer.flush_inserts()
+            self.con.execute("COMMIT")
+            self._in_transaction = False
+
+    def _rollback(self) -> None:
+        self.writer.discard_pending()
+        if self._in_transaction:
+            self.con.execute("ROLLBACK")
+            self._in_transaction = False
 
     def _end_unit(self, root: Root, parent_id: int | None, file_id: int, end: UnitEnd) -> None:
         result = self.writer.result
@@ -377,8 +419,11 @@ class Ingest:
 
     # -- the files table -----------------------------------------------------------------
     def _next_file_id(self) -> int:
-        rows = self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM files").fetchall()
-        return int(rows[0][0])
+        if self._file_ids is None:
+            rows = self.con.execute("SELECT coalesce(max(id), 0) FROM files").fetchall()
+            self._file_ids = int(rows[0][0])
+        self._file_ids += 1  # ids of a rolled-back transaction are simply not reused
+        return self._file_ids
 
     def _insert_file(self, parent_id: int | None, root: Root, member: str, sha: str | None,
                      size: int | None, source_type: str | None, status: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -78,6 +79,8 @@ class CaseWriter:
         self._unit_prefix = ""
         self.keyed_tables: set[str] = set()
         """Tables that received records with natural keys (to de-duplicate at the end)."""
+        self._pending: dict[str, list[pa.Table]] = {}
+        self._pending_rows = 0
         self.result = FlushResult()
 
     # -- unit lifecycle ------------------------------------------------------------------
@@ -90,6 +93,7 @@ class CaseWriter:
         """Encode and write a batch of records."""
         if records:
             self.insert_encoded(encode_records(source_type, records, self._unit_prefix))
+            self.flush_inserts()
 
     def reject(self, source_type: str | None, rejected: Rejected) -> None:
         self._rejected.append((source_type, rejected))
@@ -119,27 +123,18 @@ class CaseWriter:
             self.con.unregister("tg_quarantine")
 
     def insert_encoded(self, batch: EncodedBatch) -> None:
+        """Queue a batch for the next insert (small units are inserted together: an insert into
+        a wide table costs milliseconds however few its rows)."""
         table = table_for(batch.source_type)
         native = self._native_table(table, batch.native)
         count = native.num_rows
         normal = batch.normal.append_column("file_id", pa.array([self._file_id] * count,
                                                                 pa.int32()))
-        con = self.con
         if batch.keyed:
             self.keyed_tables.add(table)
-        con.register("tg_batch", native)
-        con.register("tg_normal", normal)
-        try:
-            for target, source, arrow in ((table, "tg_batch", native),
-                                          ("events", "tg_normal", normal)):
-                names = arrow.column_names
-                select = exp.select(*[exp.column(n, quoted=True) for n in names]).from_(source)
-                con.execute(exp.insert(select, exp.to_table(target),
-                                       columns=[exp.to_identifier(n, quoted=True) for n in names])
-                            .sql("duckdb")).fetchall()
-        finally:
-            con.unregister("tg_batch")
-            con.unregister("tg_normal")
+        self._pending.setdefault(table, []).append(native)
+        self._pending.setdefault("events", []).append(normal)
+        self._pending_rows += count
         result = self.result
         result.stored += count
         times = native.column("_time")
@@ -148,6 +143,24 @@ class CaseWriter:
             result.first = first
         if last is not None and (result.last is None or last > result.last):
             result.last = last
+        if self._pending_rows >= BATCH_RECORDS:
+            self.flush_inserts()
+
+    def discard_pending(self) -> None:
+        """Forget queued batches (their transaction is being rolled back)."""
+        self._pending, self._pending_rows = {}, 0
+
+    def flush_inserts(self) -> None:
+        """Insert the queued batches, one INSERT per table."""
+        pending, self._pending, self._pending_rows = self._pending, {}, 0
+        for table, parts in pending.items():
+            arrow = parts[0] if len(parts) == 1 else _stack(parts)
+            self.con.register("tg_batch", arrow)
+            try:
+                self.con.execute(f"INSERT INTO {_quote(table)} BY NAME SELECT * FROM tg_batch"
+                                 ).fetchall()
+            finally:
+                self.con.unregister("tg_batch")
 
     def _native_table(self, table: str, encoded: pa.Table) -> pa.Table:
         """Map an encoded batch's field columns onto the table's columns."""
@@ -225,6 +238,7 @@ class CaseWriter:
         records were removed per file id, and moves them from ``stored`` to ``duplicates`` in
         the files table.
         """
+        self.flush_inserts()
         removed: dict[int, int] = {}
         con = self.con
         for table in sorted(self.keyed_tables):
@@ -264,5 +278,26 @@ def _merge_overflow(overflow: pa.Array, extras: list[tuple[str, pa.Array]]) -> p
     return pa.array(rows, pa.string())
 
 
+def _stack(parts: list[pa.Table]) -> pa.Table:
+    """Tables with different columns one under the other; absent columns are null."""
+    names: dict[str, pa.DataType] = {}
+    for part in parts:
+        for field in part.schema:
+            names.setdefault(field.name, field.type)
+    columns = []
+    for name, kind in names.items():
+        chunks: list[pa.Array] = []
+        for part in parts:
+            index = part.schema.get_field_index(name)
+            if index < 0:
+                chunks.append(pa.nulls(part.num_rows, kind))
+            else:
+                chunks.extend(part.column(index).chunks)
+        chunks = [chunk.cast(kind) if chunk.type != kind else chunk for chunk in chunks]
+        columns.append(pa.concat_arrays(chunks) if chunks else pa.array([], kind))
+    return pa.table(columns, names=list(names))
+
+
+@lru_cache(maxsize=256)
 def _quote(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql("duckdb")
