@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -181,39 +180,46 @@ def test_wrong_encoding_and_huge_lines_are_quarantined_with_position(tmp_path: P
     assert rows[1][1] == 64 * 1024 and rows[1][2] == 10 * 1024 * 1024
 
 
+KILL_SCRIPT = """
+import os, sys
+from pathlib import Path
+import trailguard.ingest.pipeline as pipeline
+from trailguard.ingest.pipeline import Ingest
+from trailguard.store.case import Case
+
+pipeline.COMMIT_RECORDS = 1  # commit after every batch, to be killed between commits
+limit = int(sys.argv[3])
+
+class KillMidway:
+    seen = 0
+    def start(self, roots, total): pass
+    def root_done(self, size): pass
+    def note(self, text): pass
+    def records(self, count):
+        self.seen += count
+        if self.seen >= limit:
+            os._exit(9)   # like kill -9: no cleanup, no commit
+
+case = Case.open(Path(sys.argv[1]), create=True)
+Ingest(case, progress=KillMidway(), workers=1).run([Path(sys.argv[2])])
+"""
+
+
+def kill_during_ingest(case_dir: Path, evidence: Path, after_records: int) -> None:
+    result = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(case_dir), str(evidence),
+                             str(after_records)], check=False, timeout=300)
+    assert result.returncode == 9
+
+
 def test_killed_ingest_resumes_to_exactly_the_right_records(tmp_path: Path) -> None:
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     for number in range(4):
         (evidence / f"trail{number}.json").write_bytes(cloudtrail_lines(6000, f"f{number}"))
     case_dir = tmp_path / "case"
-    script = textwrap.dedent(f"""
-        import os
-        from pathlib import Path
-        import trailguard.ingest.pipeline as pipeline
-        from trailguard.ingest.pipeline import Ingest
-        from trailguard.store.case import Case
-
-        pipeline.COMMIT_RECORDS = 1  # commit after every file, to be killed between commits
-
-        class KillMidway:
-            seen = 0
-            def start(self, roots, total): pass
-            def root_done(self, size): pass
-            def note(self, text): pass
-            def records(self, count):
-                self.seen += count
-                if self.seen >= 14000:
-                    os._exit(9)   # like kill -9: no cleanup, no commit
-
-        case = Case.open(Path({str(case_dir)!r}), create=True)
-        Ingest(case, progress=KillMidway()).run([Path({str(evidence)!r})])
-    """)
-    result = subprocess.run([sys.executable, "-c", script], check=False, timeout=300)
-    assert result.returncode == 9
+    kill_during_ingest(case_dir, evidence, 14000)
     partial = count(case_dir, "SELECT count(*) FROM events")
     assert partial == 12000  # two whole files committed, the third rolled back
-    assert count(case_dir, "SELECT count(*) FROM files") == partial // 6000
     report = ingest(case_dir, evidence)
     assert_balanced(report)
     assert report.stored == 24000 - partial and report.duplicates == partial
@@ -221,6 +227,21 @@ def test_killed_ingest_resumes_to_exactly_the_right_records(tmp_path: Path) -> N
     assert count(case_dir, "SELECT count(DISTINCT _uid) FROM ev_cloudtrail") == 24000
     assert count(case_dir, "SELECT count(*) FROM events") == 24000
     assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'complete'") == 4
+
+
+def test_file_killed_after_a_partial_commit_is_read_again_in_full(tmp_path: Path) -> None:
+    evidence = tmp_path / "big.json"
+    evidence.write_bytes(cloudtrail_lines(30000, "big"))
+    case_dir = tmp_path / "case"
+    kill_during_ingest(case_dir, evidence, 25000)
+    assert count(case_dir, "SELECT count(*) FROM events") == 20000  # one part committed
+    assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'loading'") == 1
+    report = ingest(case_dir, evidence)
+    assert_balanced(report)
+    assert report.stored == 30000
+    assert count(case_dir, "SELECT count(*) FROM ev_cloudtrail") == 30000
+    assert count(case_dir, "SELECT count(*) FROM events") == 30000
+    assert count(case_dir, "SELECT count(*) FROM files") == 1
 
 
 def test_unknown_forced_source_is_a_clear_error(tmp_path: Path) -> None:

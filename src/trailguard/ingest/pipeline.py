@@ -38,7 +38,7 @@ from trailguard.ingest.reader import (
 )
 from trailguard.ingest.timeparse import to_iso
 from trailguard.store.case import Case
-from trailguard.store.writer import CaseWriter
+from trailguard.store.writer import CaseWriter, quote_identifier
 
 __all__ = ["Ingest", "IngestReport", "choose_parser"]
 
@@ -135,10 +135,11 @@ class _NoProgress:
 
 #: Below this much evidence a run stays in one process (starting workers costs ~0.5 s).
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
-#: Units are committed together until this many records or seconds have gone by (a commit
-#: costs milliseconds; thousands of small files must not pay it each). Either way a unit and
-#: its files row commit together, so an interrupted run never leaves a unit half-written.
-COMMIT_RECORDS = 200_000
+#: Records are committed every this many records or seconds: small files share a commit (it
+#: costs milliseconds), big files are committed in parts so that memory stays flat. A unit
+#: counts as done only when its files row leaves the 'loading' status; an interrupted run's
+#: 'loading' units are purged and read again, so no unit is ever left half-written.
+COMMIT_RECORDS = 20_000
 COMMIT_SECONDS = 5.0
 
 
@@ -187,6 +188,7 @@ class Ingest:
             return self._run(paths)
 
     def _run(self, paths: list[Path]) -> IngestReport:
+        self._purge_interrupted()
         files, problems = find_roots(paths)
         for problem in problems:
             where, _, message = problem.partition(": ")
@@ -291,22 +293,26 @@ class Ingest:
                     if event.member and root_id is None:
                         root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
                                                     "reading", None)
-                    file_id = self._next_file_id()
+                    file_id = self._insert_file(root_id if event.member else None, root,
+                                                event.member, None, None, None, "loading",
+                                                None)
                     self.writer.start_unit(file_id)
                 elif isinstance(event, UnitEnd):
                     if event.status == "skipped":
                         self._count_previous_member(root_id, event.member)
                         continue
-                    self._end_unit(root, root_id if event.member else None, file_id, event)
+                    self._end_unit(root, file_id, event)
                     recorded = recorded or not event.member
-                    self._maybe_commit(event.records)
+                    self._maybe_commit(0)
                 else:
                     batch = event.load() if isinstance(event, SpilledBatch) else event
                     if isinstance(batch, QuarantineBatch):
                         self.writer.insert_quarantine(batch.table)
+                        self._maybe_commit(batch.table.num_rows)
                     else:
                         self.writer.insert_encoded(batch)
                         self.progress.records(batch.native.num_rows)
+                        self._maybe_commit(batch.native.num_rows)
         except BaseException:
             self._rollback()
             raise
@@ -319,6 +325,32 @@ class Ingest:
         self.progress.root_done(item.size)
         for copy, original in [c for c in self._pending_copies if c[1] == root.path]:
             self._count_previous_root(copy, self._root_id(copy.sha256), str(original))
+
+    def _purge_interrupted(self) -> None:
+        """Remove what an interrupted run wrote of a unit it did not finish.
+
+        A unit's records are committed in chunks (so that memory stays flat on big files) while
+        its files row says 'loading'; only the unit's last commit marks it done. Rows of a
+        unit still 'loading' are deleted here, and the unit is read again in full.
+        """
+        rows = self.con.execute("SELECT id FROM files WHERE status = 'loading'").fetchall()
+        if not rows:
+            return
+        ids = [int(row[0]) for row in rows]
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table in self.case.source_tables():
+                self.con.execute(f"DELETE FROM {quote_identifier(table)} "
+                                 "WHERE list_contains(?, _file)", [ids]).fetchall()
+            for sql in ("DELETE FROM events WHERE list_contains(?, file_id)",
+                        "DELETE FROM quarantine WHERE list_contains(?, file_id)",
+                        "DELETE FROM files WHERE list_contains(?, id)"):
+                self.con.execute(sql, [ids]).fetchall()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.progress.note(f"removed the partial records of {len(ids)} interrupted file(s)")
 
     # -- transactions: whole units, grouped so that many small files commit together ------
     def _begin(self) -> None:
@@ -344,13 +376,15 @@ class Ingest:
             self.con.execute("ROLLBACK")
             self._in_transaction = False
 
-    def _end_unit(self, root: Root, parent_id: int | None, file_id: int, end: UnitEnd) -> None:
+    def _end_unit(self, root: Root, file_id: int, end: UnitEnd) -> None:
         result = self.writer.result
         stored = result.stored
-        self._insert_file(parent_id, root, end.member, end.sha256, end.size, end.source_type,
-                          end.status, end.message, file_id=file_id, records=end.records,
-                          stored=stored, quarantined=end.quarantined, duplicates=0,
-                          first=result.first, last=result.last)
+        self.con.execute(
+            "UPDATE files SET sha256 = ?, size = ?, source_type = ?, status = ?, message = ?, "
+            "records = ?, stored = ?, quarantined = ?, first_time = ?, last_time = ? "
+            "WHERE id = ?",
+            [end.sha256, end.size, end.source_type, end.status, end.message, end.records,
+             stored, end.quarantined, result.first, result.last, file_id])
         self.run_files.add(file_id)
         if end.message:
             self.report.problem(str(root.path), end.member, end.message)

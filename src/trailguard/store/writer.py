@@ -157,7 +157,7 @@ class CaseWriter:
             arrow = parts[0] if len(parts) == 1 else _stack(parts)
             self.con.register("tg_batch", arrow)
             try:
-                self.con.execute(f"INSERT INTO {_quote(table)} BY NAME SELECT * FROM tg_batch"
+                self.con.execute(f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
                                  ).fetchall()
             finally:
                 self.con.unregister("tg_batch")
@@ -242,7 +242,7 @@ class CaseWriter:
         removed: dict[int, int] = {}
         con = self.con
         for table in sorted(self.keyed_tables):
-            quoted = _quote(table)
+            quoted = quote_identifier(table)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE tg_dupes AS "
                 "SELECT _uid, _file, _record FROM (SELECT _uid, _file, _record, row_number() "
@@ -299,5 +299,6 @@ def _stack(parts: list[pa.Table]) -> pa.Table:
 
 
 @lru_cache(maxsize=256)
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """A table or column name quoted for DuckDB (through sqlglot)."""
     return exp.to_identifier(name, quoted=True).sql("duckdb")
