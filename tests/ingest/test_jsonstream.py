@@ -85,3 +85,24 @@ def test_json_lines_roundtrip(values: list[dict[str, object]]) -> None:
 
     data = "\n".join(json.dumps(v) for v in values).encode()
     assert [d.value for d in iter_json(io.BytesIO(data)) if isinstance(d, JsonDoc)] == values
+
+
+def test_deeply_nested_json_is_rejected_not_a_crash() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    lines = b'{"a": 1}\n' + b'{"x": ' + deep + b"}\n" + b'{"b": 2}\n'
+    out = docs(lines)
+    assert out[0] == (1, {"a": 1})
+    assert out[-1] == (3, {"b": 2})
+    assert all(item[1] == "REJECTED" for item in out[1:-1])
+    assert docs(b"[" + deep + b"]")[0][1] == "REJECTED"
+
+
+def test_encoder_survives_values_too_deep_for_json() -> None:
+    from trailguard.ingest.base import Record
+    from trailguard.store.encode import encode_records
+
+    value: list[object] = []
+    for _ in range(3000):
+        value = [value]
+    batch = encode_records("t", [Record(1, {"deep": value}, raw="{}")], "k:")
+    assert "too deeply" in batch.native.column("deep")[0].as_py()

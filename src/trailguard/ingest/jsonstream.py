@@ -46,7 +46,7 @@ def sniff_json_values(head: bytes, limit: int = 5) -> list[Any]:
                 break
             try:
                 value, index = _DECODER.raw_decode(text, index)
-            except ValueError:
+            except (ValueError, RecursionError):
                 break
             values.append(value)
         return values
@@ -58,7 +58,7 @@ def sniff_json_values(head: bytes, limit: int = 5) -> list[Any]:
             break
         try:
             value, index = _DECODER.raw_decode(text, index)
-        except ValueError:
+        except (ValueError, RecursionError):
             break
         values.append(value)
     return values
@@ -163,13 +163,17 @@ def _drain(start: int, text: str, final: bool) -> tuple[list[JsonDoc | Rejected]
             return items, "", line
         try:
             value, end = _DECODER.raw_decode(text, index)
-        except json.JSONDecodeError as error:
-            if not final and error.pos >= len(text.rstrip(_WS)):
-                return items, text[index:], line
-            # Not JSON: reject the rest of this line and resynchronise on the next one.
+        except (json.JSONDecodeError, RecursionError) as error:
+            if isinstance(error, json.JSONDecodeError):
+                if not final and error.pos >= len(text.rstrip(_WS)):
+                    return items, text[index:], line
+                reason = f"invalid JSON: {error.msg}"
+            else:
+                reason = "JSON nested too deeply"
+            # Not readable: reject the rest of this line and resynchronise on the next one.
             newline = text.find("\n", index)
             stop = len(text) if newline < 0 else newline
-            items.append(Rejected(line, f"invalid JSON: {error.msg}", text[index:stop]))
+            items.append(Rejected(line, reason, text[index:stop]))
             if newline < 0:
                 return items, "", line
             index = newline
@@ -217,7 +221,11 @@ def _iter_array(stream: IO[bytes]) -> Iterator[JsonDoc | Rejected]:
         while True:
             try:
                 value, end = decoder.raw_decode(buffer, index)
-            except json.JSONDecodeError as error:
+            except (json.JSONDecodeError, RecursionError) as error:
+                if isinstance(error, RecursionError):
+                    yield Rejected(element + 1, "JSON nested too deeply (the rest of the array "
+                                   "cannot be delimited)", buffer[index:])
+                    return
                 if not eof and (len(buffer) - index) < MAX_LINE_BYTES and refill():
                     continue
                 element += 1

@@ -133,14 +133,17 @@ class _NoProgress:
         pass
 
 
+#: DuckDB's memory budget while ingesting (it spills beyond it).
+INGEST_MEMORY_LIMIT = os.environ.get("TRAILGUARD_INGEST_MEMORY_LIMIT", "256MB")
 #: Below this much evidence a run stays in one process (starting workers costs ~0.5 s).
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 #: Records are committed every this many records or seconds: small files share a commit (it
 #: costs milliseconds), big files are committed in parts so that memory stays flat. A unit
 #: counts as done only when its files row leaves the 'loading' status; an interrupted run's
 #: 'loading' units are purged and read again, so no unit is ever left half-written.
-COMMIT_RECORDS = 20_000
-COMMIT_SECONDS = 5.0
+COMMIT_RECORDS = 100_000
+COMMIT_BYTES = 96 * 1024 * 1024
+COMMIT_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -179,13 +182,21 @@ class Ingest:
         """Roots whose bytes another root of this run holds: (copy, original path)."""
         self._in_transaction = False
         self._pending_records = 0
+        self._pending_bytes = 0
         self._transaction_started = 0.0
         self._known_roots: dict[str, tuple[int, str, str]] | None = None
         self._file_ids: int | None = None
 
     def run(self, paths: list[Path]) -> IngestReport:
-        with collector_paused():
-            return self._run(paths)
+        con = self.con
+        previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        # Ingest streams: a small DuckDB budget keeps memory flat however big the evidence.
+        con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT]).fetchall()
+        try:
+            with collector_paused():
+                return self._run(paths)
+        finally:
+            con.execute("SET memory_limit = ?", [previous]).fetchall()
 
     def _run(self, paths: list[Path]) -> IngestReport:
         self._purge_interrupted()
@@ -312,7 +323,7 @@ class Ingest:
                     else:
                         self.writer.insert_encoded(batch)
                         self.progress.records(batch.native.num_rows)
-                        self._maybe_commit(batch.native.num_rows)
+                        self._maybe_commit(batch.native.num_rows, batch.native.nbytes)
         except BaseException:
             self._rollback()
             raise
@@ -360,15 +371,18 @@ class Ingest:
             self._pending_records = 0
             self._transaction_started = time.monotonic()
 
-    def _maybe_commit(self, records: int, force: bool = False) -> None:
+    def _maybe_commit(self, records: int, size: int = 0, force: bool = False) -> None:
         self._pending_records += records
+        self._pending_bytes += size
         if self._in_transaction and (
             force or self._pending_records >= COMMIT_RECORDS
+            or self._pending_bytes >= COMMIT_BYTES
             or time.monotonic() - self._transaction_started >= COMMIT_SECONDS
         ):
             self.writer.flush_inserts()
             self.con.execute("COMMIT")
             self._in_transaction = False
+            self._pending_bytes = 0
 
     def _rollback(self) -> None:
         self.writer.discard_pending()

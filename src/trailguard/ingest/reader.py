@@ -36,8 +36,9 @@ from trailguard.store.encode import EncodedBatch, encode_records, encode_rejecte
 
 log = logging.getLogger(__name__)
 
+#: A unit's records are encoded in batches of at most this many records or raw bytes.
 BATCH_RECORDS = 20_000
-BATCH_BYTES = 48 * 1024 * 1024
+BATCH_BYTES = 24 * 1024 * 1024
 
 
 @dataclass(slots=True)

@@ -68,7 +68,15 @@ def flatten(data: dict[str, Any], out: dict[str, str], prefix: str = "") -> None
         elif isinstance(value, int | float):
             out[name] = str(value)
         else:
-            out[name] = orjson.dumps(value, default=str).decode()
+            out[name] = _list_text(value)
+
+
+def _list_text(value: Any) -> str:
+    """A list (or other non-scalar) as JSON text; the raw record keeps what JSON cannot say."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except (orjson.JSONEncodeError, RecursionError, TypeError):
+        return "[value nested too deeply to store as a field; see _raw]"
 
 
 def _column_worthy(name: str) -> bool:
@@ -115,7 +123,7 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
                         stack.append((dict(value), name + "."))
                     continue
                 else:
-                    text = dumps(value, default=str).decode()
+                    text = _list_text(value)
                 values = slots.get(name)
                 if values is None:
                     if _column_worthy(name):

@@ -34,8 +34,8 @@ from trailguard.store.encode import (
 )
 from trailguard.store.schema import SYSTEM_COLUMNS, table_for
 
-BATCH_RECORDS = 20_000
-BATCH_BYTES = 48 * 1024 * 1024
+#: Queued rows are inserted once this many have gathered (one INSERT per table).
+INSERT_ROWS = 20_000
 
 
 @dataclass(slots=True)
@@ -97,7 +97,7 @@ class CaseWriter:
 
     def reject(self, source_type: str | None, rejected: Rejected) -> None:
         self._rejected.append((source_type, rejected))
-        if len(self._rejected) >= BATCH_RECORDS:
+        if len(self._rejected) >= INSERT_ROWS:
             self.flush()
 
     def flush(self) -> None:
@@ -143,7 +143,7 @@ class CaseWriter:
             result.first = first
         if last is not None and (result.last is None or last > result.last):
             result.last = last
-        if self._pending_rows >= BATCH_RECORDS:
+        if self._pending_rows >= INSERT_ROWS:
             self.flush_inserts()
 
     def discard_pending(self) -> None:
@@ -157,8 +157,8 @@ class CaseWriter:
             arrow = parts[0] if len(parts) == 1 else _stack(parts)
             self.con.register("tg_batch", arrow)
             try:
-                self.con.execute(f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
-                                 ).fetchall()
+                insert = f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
+                self.con.execute(insert).fetchall()
             finally:
                 self.con.unregister("tg_batch")
 

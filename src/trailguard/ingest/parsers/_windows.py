@@ -381,7 +381,9 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     if message is None:
         message = get("message")
     if isinstance(message, str) and message:
-        normal["message"] = message
+        # The first line says what happened ("Process Create:", "An account was successfully
+        # logged on."); the full text stays in the native Message field and the raw record.
+        normal["message"] = message.split("\n", 1)[0].strip()[:500]
 
     category = None
     if event_id is not None:

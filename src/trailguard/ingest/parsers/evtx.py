@@ -11,12 +11,21 @@ Each record comes from ``PyEvtxParser.records_json()`` as the evtx-rs JSON text 
 :mod:`trailguard.ingest.parsers._windows` (``EventID``, ``Channel``, ``Provider_Name``,
 ``CommandLine`` …). ETW captures converted to EVTX have no ``Channel``; they are accepted.
 
-Nothing is lost silently. The package reports a damaged record as an exception while iterating;
-each one becomes a :class:`Rejected`. A damaged chunk or a truncated file can also make it skip
-records without saying so, so the parser reads every chunk header (checksum-verified) first and,
-after iterating, turns any shortfall against the declared record counts into ``Rejected`` items.
-The package needs a seekable file; a stream that is not a plain file (an archive member, a
-decompressed stream) is spooled to a bounded-memory temporary file first.
+Nothing is lost silently, and no file can hang the parser:
+
+* The main pass validates chunk checksums (evtx-rs can loop forever on some damaged chunks when it
+  does not). A damaged record is reported by the package as an exception: it becomes a
+  :class:`Rejected`.
+* A chunk the package skips (bad checksum) or reads nothing from (cut short by a truncated copy)
+  is read again without validation, zero-padded, in a child process that is killed after
+  :data:`RECOVERY_SECONDS`; what it still holds is saved, the rest is Rejected.
+* Every chunk header (checksum-verified) declares its record range; after reading, any shortfall
+  against those declared counts becomes ``Rejected`` items, so stored + rejected equals the
+  number of records the file says it holds.
+
+Positions are the order of reading (1, 2, …); ``EventRecordID`` stays in the data. The package
+needs a seekable file; a stream that is not a plain file (an archive member, a decompressed
+stream) is spooled to a bounded-memory temporary file first.
 """
 
 from __future__ import annotations
