@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import shutil
 import time
 from collections import deque
@@ -34,7 +35,8 @@ from trailguard.ingest.reader import (
     collector_paused,
     make_spool,
     read_root,
-    spill_root,
+    start_worker,
+    stream_root,
 )
 from trailguard.ingest.timeparse import to_iso
 from trailguard.store.case import Case
@@ -155,6 +157,37 @@ class _Planned:
     root_id: int | None  # an interrupted container being completed
 
 
+class _Inbox:
+    """Events from worker processes, handed out root by root in the order of the evidence."""
+
+    def __init__(self, results: Any, futures: list[Future[None]]) -> None:
+        self.results = results
+        self.futures = futures
+        self.waiting: dict[int, deque[Event | None]] = {}
+
+    def events(self, index: int) -> Iterator[Event]:
+        waiting = self.waiting.setdefault(index, deque())
+        while True:
+            while not waiting:
+                self._receive(index)
+            event = waiting.popleft()
+            if event is None:
+                del self.waiting[index]
+                return
+            yield event
+
+    def _receive(self, index: int) -> None:
+        try:
+            source, event = self.results.get(timeout=1.0)
+        except queue.Empty:
+            future = self.futures[index]
+            failure = future.exception() if future.done() else None
+            if failure is not None:
+                raise failure from None
+            return
+        self.waiting.setdefault(source, deque()).append(event)
+
+
 class Ingest:
     """One ingest run into an open case.
 
@@ -270,23 +303,18 @@ class Ingest:
         return job, root_id
 
     def _run_parallel(self, plan: list[_Planned]) -> None:
+        """Workers read roots and stream their events; this process writes them in order."""
         spool = make_spool(self.case.folder)
+        context = multiprocessing.get_context("spawn")
+        results = context.Queue()
         try:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
-                window = self.workers * 2  # bounded read-ahead keeps the spool small
-                futures: deque[tuple[_Planned, Future[list[Event]]]] = deque()
-                queue = iter(plan)
-                for item in queue:
-                    futures.append((item, pool.submit(spill_root, item.job, spool)))
-                    if len(futures) >= window:
-                        break
-                while futures:
-                    item, future = futures.popleft()
-                    self._consume(item, iter(future.result()))
-                    following = next(queue, None)
-                    if following is not None:
-                        futures.append((following, pool.submit(spill_root, following.job, spool)))
+            with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                     initializer=start_worker, initargs=(results,)) as pool:
+                futures = [pool.submit(stream_root, index, item.job, spool)
+                           for index, item in enumerate(plan)]
+                inbox = _Inbox(results, futures)
+                for index, item in enumerate(plan):
+                    self._consume(item, inbox.events(index))
         finally:
             shutil.rmtree(spool, ignore_errors=True)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -222,28 +222,39 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def spill_root(job: RootJob, spool: str) -> list[Event]:
-    """Read a root in a worker process; batches go to Arrow IPC files in ``spool``."""
+#: The queue a worker process streams its events to (set by ``start_worker``).
+_RESULTS: Any = None
+
+
+def start_worker(results: Any) -> None:
+    """Initialiser of a worker process: where to send events."""
+    global _RESULTS
+    _RESULTS = results
+
+
+def stream_root(index: int, job: RootJob, spool: str) -> None:
+    """Read a root in a worker process and stream its events, as they come, to the main
+    process (batches go through Arrow IPC files in ``spool``). ``None`` closes the stream."""
     with collector_paused():
-        return _spill(job, spool)
+        try:
+            for event in read_root(job):
+                _RESULTS.put((index, spill(event, spool)))
+        finally:
+            _RESULTS.put((index, None))
 
 
-def _spill(job: RootJob, spool: str) -> list[Event]:
-    events: list[Event] = []
-    for event in read_root(job):
-        if isinstance(event, EncodedBatch):
-            normal = event.normal.rename_columns(["\x01" + n for n in event.normal.column_names])
-            table = pa.Table.from_arrays(
-                [*event.native.columns, *normal.columns],
-                names=[*event.native.column_names, *normal.column_names])
-            events.append(SpilledBatch(_write_ipc(table, spool), event.source_type, event.keyed,
-                                       quarantine=False))
-        elif isinstance(event, QuarantineBatch):
-            events.append(SpilledBatch(_write_ipc(event.table, spool), None, False,
-                                       quarantine=True))
-        else:
-            events.append(event)
-    return events
+def spill(event: Event, spool: str) -> Event:
+    """A batch written to an IPC file (other events unchanged)."""
+    if isinstance(event, EncodedBatch):
+        normal = event.normal.rename_columns(["\x01" + n for n in event.normal.column_names])
+        table = pa.Table.from_arrays(
+            [*event.native.columns, *normal.columns],
+            names=[*event.native.column_names, *normal.column_names])
+        return SpilledBatch(_write_ipc(table, spool), event.source_type, event.keyed,
+                            quarantine=False)
+    if isinstance(event, QuarantineBatch):
+        return SpilledBatch(_write_ipc(event.table, spool), None, False, quarantine=True)
+    return event
 
 
 def _write_ipc(table: pa.Table, spool: str) -> str:
