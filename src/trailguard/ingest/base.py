@@ -87,6 +87,9 @@ class SourceParser(ABC):
     """One line describing the format."""
     EXAMPLE: ClassVar[str]
     """A short example of the format, shown by ``trailguard sources``."""
+    MAGIC: ClassVar[bytes | None] = None
+    """Leading bytes that identify the format beyond doubt (binary formats); a file starting
+    with them is given to this parser without asking the other sniffers."""
 
     @classmethod
     @abstractmethod

@@ -218,6 +218,8 @@ class Ingest:
         self._pending_bytes = 0
         self._transaction_started = 0.0
         self._known_roots: dict[str, tuple[int, str, str]] | None = None
+        self._open_unit: tuple[int, Root, int | None, str] | None = None
+        """The unit being written whose files row is not in the case yet."""
         self._file_ids: int | None = None
 
     def run(self, paths: list[Path]) -> IngestReport:
@@ -332,15 +334,15 @@ class Ingest:
                     if event.member and root_id is None:
                         root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
                                                     "reading", None)
-                    file_id = self._insert_file(root_id if event.member else None, root,
-                                                event.member, None, None, None, "loading",
-                                                None)
+                    file_id = self._next_file_id()
+                    self._open_unit = (file_id, root, root_id if event.member else None,
+                                       event.member)
                     self.writer.start_unit(file_id)
                 elif isinstance(event, UnitEnd):
                     if event.status == "skipped":
                         self._count_previous_member(root_id, event.member)
                         continue
-                    self._end_unit(root, file_id, event)
+                    self._end_unit(root, root_id if event.member else None, file_id, event)
                     recorded = recorded or not event.member
                     self._maybe_commit(0)
                 else:
@@ -408,25 +410,39 @@ class Ingest:
             or time.monotonic() - self._transaction_started >= COMMIT_SECONDS
         ):
             self.writer.flush_inserts()
+            if self._open_unit is not None:
+                # A unit committed in parts is marked 'loading' until its last part is in.
+                file_id, root, parent_id, member = self._open_unit
+                self._insert_file(parent_id, root, member, None, None, None, "loading", None,
+                                  file_id=file_id)
+                self._open_unit = None
             self.con.execute("COMMIT")
             self._in_transaction = False
             self._pending_bytes = 0
 
     def _rollback(self) -> None:
         self.writer.discard_pending()
+        self._open_unit = None
         if self._in_transaction:
             self.con.execute("ROLLBACK")
             self._in_transaction = False
 
-    def _end_unit(self, root: Root, file_id: int, end: UnitEnd) -> None:
+    def _end_unit(self, root: Root, parent_id: int | None, file_id: int, end: UnitEnd) -> None:
         result = self.writer.result
         stored = result.stored
-        self.con.execute(
-            "UPDATE files SET sha256 = ?, size = ?, source_type = ?, status = ?, message = ?, "
-            "records = ?, stored = ?, quarantined = ?, first_time = ?, last_time = ? "
-            "WHERE id = ?",
-            [end.sha256, end.size, end.source_type, end.status, end.message, end.records,
-             stored, end.quarantined, result.first, result.last, file_id])
+        if self._open_unit is None:  # its 'loading' row went out with an earlier commit
+            self.con.execute(
+                "UPDATE files SET sha256 = ?, size = ?, source_type = ?, status = ?, "
+                "message = ?, records = ?, stored = ?, quarantined = ?, first_time = ?, "
+                "last_time = ? WHERE id = ?",
+                [end.sha256, end.size, end.source_type, end.status, end.message, end.records,
+                 stored, end.quarantined, result.first, result.last, file_id])
+        else:
+            self._insert_file(parent_id, root, end.member, end.sha256, end.size,
+                              end.source_type, end.status, end.message, file_id=file_id,
+                              records=end.records, stored=stored, quarantined=end.quarantined,
+                              first=result.first, last=result.last)
+            self._open_unit = None
         self.run_files.add(file_id)
         if end.message:
             self.report.problem(str(root.path), end.member, end.message)

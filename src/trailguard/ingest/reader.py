@@ -102,6 +102,9 @@ Event = UnitStart | UnitEnd | EncodedBatch | QuarantineBatch | SpilledBatch
 
 def choose_parser(head: bytes, name: str) -> type[SourceParser] | None:
     """The most confident parser for a file's first bytes, or None."""
+    for _, cls in PARSERS:
+        if cls.MAGIC and head.startswith(cls.MAGIC):
+            return cls
     best: tuple[int, str] = (0, "")
     for key, cls in PARSERS:
         try:

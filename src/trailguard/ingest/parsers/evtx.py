@@ -69,6 +69,7 @@ _PLAIN_FILES = (io.BytesIO, io.BufferedReader, io.BufferedRandom, io.FileIO)
 @PARSERS.register("evtx")
 class EvtxParser(SourceParser):
     NAME: ClassVar[str] = "evtx"
+    MAGIC: ClassVar[bytes | None] = FILE_MAGIC
     TITLE: ClassVar[str] = (
         "Windows binary event logs (.evtx: Security, System, Sysmon, PowerShell …, also ETW "
         "captures converted to EVTX), flattened to Sigma field names"
