@@ -283,3 +283,18 @@ def test_utf16_files_are_read_as_text(tmp_path: Path) -> None:
     assert_balanced(report)
     assert report.stored == 6
     assert not report.problems
+
+
+def test_special_files_in_folders_are_reported_not_skipped_silently(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "good.json").write_bytes(cloudtrail_lines(2))
+    os.mkfifo(evidence / "pipe")
+    (evidence / "dangling").symlink_to(tmp_path / "missing")
+    (evidence / "loop").symlink_to(evidence, target_is_directory=True)
+    report = ingest(tmp_path / "case", evidence)
+    assert report.stored == 2
+    messages = {Path(p["file"]).name: p["message"] for p in report.problems}
+    assert messages["pipe"] == "skipped (not a regular file)"
+    assert messages["dangling"] == "skipped (broken symbolic link)"
+    assert messages["loop"].startswith("skipped (symbolic link to a folder")

@@ -96,12 +96,24 @@ def find_roots(paths: list[Path]) -> tuple[list[Path], list[str]]:
             problems.append(f"{path}: cannot read ({error.strerror or error})")
             continue
         if stat.S_ISDIR(mode):
-            for folder, subfolders, names in os.walk(path, onerror=None, followlinks=False):
+            def walk_error(error: OSError) -> None:
+                problems.append(f"{error.filename}: cannot read ({error.strerror or error})")
+
+            for folder, subfolders, names in os.walk(path, onerror=walk_error,
+                                                     followlinks=False):
                 subfolders.sort()
+                for name in subfolders:
+                    if (Path(folder) / name).is_symlink():
+                        problems.append(f"{Path(folder) / name}: skipped (symbolic link to a "
+                                        "folder; name the target to include it)")
                 for name in sorted(names):
                     candidate = Path(folder) / name
                     if candidate.is_file():
                         files.append(candidate)
+                    elif candidate.is_symlink() and not candidate.exists():
+                        problems.append(f"{candidate}: skipped (broken symbolic link)")
+                    else:
+                        problems.append(f"{candidate}: skipped (not a regular file)")
         elif stat.S_ISREG(mode):
             files.append(path)
         else:
