@@ -308,9 +308,6 @@ def test_event_id_absent_means_no_key(parse: ParseFixture) -> None:
 # --- sniffing ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [API_GZ, SIGNIN_GZ, *PLAIN_FILES])
-def test_sniffed_as_actiontrail(sniff: SniffFixture, fixtures: Path, name: str) -> None:
-    assert sniff(_bytes(fixtures, name), name) == "actiontrail"
 
 
 @pytest.mark.parametrize("sample", [

@@ -342,9 +342,6 @@ def test_sigma_auditd_rules_find_their_fields(parse: ParseFn, shared_data: Path)
 # --- Sniffing -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["audit.log", "audisp_syslog.log", "auoms.ndjson"])
-def test_fixtures_are_sniffed_as_auditd(sniff: SniffFn, name: str) -> None:
-    assert sniff((FIXTURES / name).read_bytes(), name) == "auditd"
 
 
 @pytest.mark.parametrize("sample", [

@@ -52,9 +52,6 @@ def test_records_that_are_not_cloudtrail_are_rejected(parse) -> None:
         "CloudTrail record is not a JSON object", "not a CloudTrail record"]
 
 
-@pytest.mark.parametrize("name", ["s3_delivery.json", "lookup_events.json", "records.ndjson"])
-def test_sniffed_as_cloudtrail(sniff, fixtures: Path, name: str) -> None:
-    assert sniff((fixtures / "cloudtrail" / name).read_bytes(), name) == "cloudtrail"
 
 
 def test_not_claimed_for_other_json() -> None:

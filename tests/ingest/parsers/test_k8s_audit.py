@@ -124,9 +124,6 @@ def test_is_audit_event() -> None:
     assert not is_audit_event(["verb"])
 
 
-@pytest.mark.parametrize("name", ["audit.log", "eventlist.json"])
-def test_sniffed_as_k8s_audit(sniff: SniffFixture, fixtures: Path, name: str) -> None:
-    assert sniff(_fixture(fixtures, name), name) == "k8s_audit"
 
 
 @pytest.mark.parametrize("sample", [

@@ -331,9 +331,6 @@ def test_loghub_linux_every_line_matches_the_oracle(parse: ParseFn, shared_data:
 # --- Sniffing ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["auth.log", "rfc5424.log", "rsyslog_iso.log"])
-def test_fixtures_are_sniffed_as_syslog(sniff: SniffFn, name: str) -> None:
-    assert sniff((FIXTURES / name).read_bytes(), name) == "syslog"
 
 
 @pytest.mark.parametrize("sample", [

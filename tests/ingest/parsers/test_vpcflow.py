@@ -300,18 +300,8 @@ def test_aliyun_sls_csv(parse: ParseFixture, fixtures: Path) -> None:
 # --- sniffing ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", AWS_FILES)
-def test_aws_files_sniffed_as_aws(sniff: SniffFixture, fixtures: Path, name: str) -> None:
-    data = _bytes(fixtures, name)
-    assert sniff(data, name) == "vpcflow_aws"
-    assert AliyunFlowParser.sniff(data[:65536], name) == 0
 
 
-@pytest.mark.parametrize("name", ALIYUN_FILES)
-def test_aliyun_files_sniffed_as_aliyun(sniff: SniffFixture, fixtures: Path, name: str) -> None:
-    data = _bytes(fixtures, name)
-    assert sniff(data, name) == "vpcflow_aliyun"
-    assert AwsFlowParser.sniff(data[:65536], name) == 0
 
 
 def test_documented_v2_line_sniffed(sniff: SniffFixture) -> None:

@@ -181,9 +181,6 @@ def test_helpers() -> None:
     assert parse_access_line("not a log line") is None
 
 
-@pytest.mark.parametrize("name", ACCESS_FILES)
-def test_sniffed_as_web_access(sniff: SniffFixture, fixtures: Path, name: str) -> None:
-    assert sniff(_fixture(fixtures, "web_access", name), name) == "web_access"
 
 
 @pytest.mark.parametrize("sample", [
@@ -300,9 +297,6 @@ def test_nginx_context_split() -> None:
     assert context == {"client": "1.2.3.4", "server": "s", "request": "GET / HTTP/1.1"}
 
 
-@pytest.mark.parametrize("name", ERROR_FILES)
-def test_sniffed_as_web_error(sniff: SniffFixture, fixtures: Path, name: str) -> None:
-    assert sniff(_fixture(fixtures, "web_error", name), name) == "web_error"
 
 
 @pytest.mark.parametrize("sample", [

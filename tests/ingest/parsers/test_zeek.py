@@ -164,9 +164,6 @@ def test_unescape_and_file_names() -> None:
     assert kind_from_file_name("evidence.log") is None
 
 
-@pytest.mark.parametrize("name", ["conn.log", "http.log", "dns.json"])
-def test_sniffed_as_zeek(sniff: SniffFixture, fixtures: Path, name: str) -> None:
-    assert sniff(_fixture(fixtures, name), name) == "zeek"
 
 
 @pytest.mark.parametrize("sample", [

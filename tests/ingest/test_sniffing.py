@@ -1,0 +1,50 @@
+"""Format detection over every fixture, by content: each file in tests/fixtures/<source>/ must be
+recognised as <source>, under its own name and under a meaningless one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trailguard.ingest.evidence import Unit, hash_root, iter_units
+from trailguard.ingest.reader import SNIFF_BYTES, choose_parser
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+#: Files whose content alone does not decide (or deliberately decides otherwise).
+SPECIAL: dict[str, str | None] = {
+    "shell_history/bash_plain.txt": None,  # plain history is only claimed by its file name
+    "windows_json/mixed_bad.ndjson": "cloudtrail",  # a CloudTrail record among broken lines
+}
+
+
+def expected_source(path: Path) -> str | None:
+    relative = path.relative_to(FIXTURES).as_posix()
+    if relative in SPECIAL:
+        return SPECIAL[relative]
+    folder = relative.split("/", 1)[0]
+    if folder == "vpcflow":
+        return "vpcflow_aliyun" if path.name.startswith("aliyun") else "vpcflow_aws"
+    return folder
+
+
+def heads(path: Path) -> list[tuple[str, bytes]]:
+    """(member name, first bytes) of each unit of a fixture, decompressed."""
+    out = []
+    for unit in iter_units(hash_root(path)):
+        assert isinstance(unit, Unit)
+        out.append((unit.name, unit.opener().read(SNIFF_BYTES)))
+    return out
+
+
+FILES = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.parent != FIXTURES)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(FIXTURES).as_posix())
+def test_fixture_is_recognised_by_content(path: Path) -> None:
+    expected = expected_source(path)
+    for name, head in heads(path):
+        for shown_as in (name, "evidence.bin"):
+            chosen = choose_parser(head, shown_as)
+            assert (chosen.NAME if chosen else None) == expected, shown_as
