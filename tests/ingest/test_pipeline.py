@@ -298,3 +298,33 @@ def test_special_files_in_folders_are_reported_not_skipped_silently(tmp_path: Pa
     assert messages["pipe"] == "skipped (not a regular file)"
     assert messages["dangling"] == "skipped (broken symbolic link)"
     assert messages["loop"].startswith("skipped (symbolic link to a folder")
+
+
+def test_damaged_tar_keeps_its_readable_members_and_says_so(tmp_path: Path) -> None:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name in ("a.json", "b.json"):
+            data = cloudtrail_lines(2000, name)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    whole = archive.getvalue()
+    (tmp_path / "padded.tar.gz").write_bytes(whole + b"\n")  # a trailing newline is harmless
+    (tmp_path / "cut.tar.gz").write_bytes(whole[: len(whole) * 3 // 4])
+    report = ingest(tmp_path / "case", tmp_path / "padded.tar.gz", tmp_path / "cut.tar.gz")
+    assert_balanced(report)
+    problems = [p for p in report.problems if p["file"].endswith("cut.tar.gz")]
+    assert problems
+    assert all(any(word in p["message"] for word in ("truncated", "damaged", "cut short"))
+               for p in problems)
+    assert not [p for p in report.problems if p["file"].endswith("padded.tar.gz")]
+    assert report.stored > 4000 + 2000  # the padded copy whole, most of the cut one
+
+
+def test_small_truncated_gzip_keeps_its_readable_lines(tmp_path: Path) -> None:
+    data = gzip.compress(cloudtrail_lines(400))
+    (tmp_path / "cut.json.gz").write_bytes(data[: len(data) // 2])
+    report = ingest(tmp_path / "case", tmp_path / "cut.json.gz")
+    assert_balanced(report)
+    assert report.stored > 100
+    assert "truncated" in report.problems[0]["message"]

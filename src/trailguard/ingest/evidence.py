@@ -9,7 +9,6 @@ not by the file name.
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
 import io
 import lzma
@@ -23,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from trailguard.errors import EvidenceError, SourceLocation
 
@@ -31,6 +30,13 @@ _HASH_CHUNK = 1024 * 1024
 _PEEK = 512
 _BUFFER = 256 * 1024
 _SPOOL_MEMORY = 64 * 1024 * 1024
+#: What reading damaged evidence can raise: each is caught at the unit it spoils.
+READ_ERRORS: tuple[type[Exception], ...] = (
+    OSError, EOFError, ValueError, tarfile.TarError, zipfile.BadZipFile, zlib.error,
+    lzma.LZMAError,
+)
+#: Opening a zip member can also fail for encrypted members and unknown methods.
+_MEMBER_ERRORS: tuple[type[Exception], ...] = (*READ_ERRORS, RuntimeError, NotImplementedError)
 #: Archive nesting deeper than this is refused (zip bombs nest).
 MAX_NESTING = 4
 
@@ -60,6 +66,8 @@ class Unit:
     mtime: datetime | None = None
     hasher: HashingReader | None = field(default=None, repr=False)
     """Hashes an archive member's bytes as they are read (roots are hashed beforehand)."""
+    damage: Callable[[], str | None] = field(default=lambda: None, repr=False)
+    """After reading: why the data ended early (a truncated compressed file), or None."""
 
     def finish(self) -> tuple[str, int]:
         """SHA-256 and size of the unit's stored bytes, reading what the parser left."""
@@ -175,25 +183,28 @@ def iter_units(root: Root) -> Iterator[Unit | UnitProblem]:
 
 
 def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
-              depth: int) -> Iterator[Unit | UnitProblem]:
+              depth: int, damage: Callable[[], str | None] = lambda: None,
+              ) -> Iterator[Unit | UnitProblem]:
     """Classify a stream by its magic bytes and yield the units in it."""
     hasher = HashingReader(raw) if member else None
     stream = buffered(raw if hasher is None else hasher)  # type: ignore[arg-type]
     try:
         head = stream.peek(_PEEK)[:_PEEK]
-    except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+    except READ_ERRORS as error:
         yield UnitProblem(root, member, f"cannot read: {error}")
         return
     kind = "zip" if head.startswith(_ZIP) else "tar" if _tar_magic(head) else None
+    engine: _Decompressing | None = None
     if kind is None:
         decompressed = _decompressor(head, stream)
         if decompressed is None:
-            yield Unit(root, member, lambda: stream, mtime, hasher)
+            yield Unit(root, member, lambda: stream, mtime, hasher, damage)
             return
-        inner = buffered(decompressed)
+        engine = decompressed
+        inner = buffered(decompressed)  # type: ignore[arg-type]
         try:
             inner_head = inner.peek(_PEEK)[:_PEEK]
-        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+        except READ_ERRORS as error:
             yield UnitProblem(root, member, f"damaged compressed file: {error}")
             return
         if inner_head.startswith(_ZIP):
@@ -201,7 +212,9 @@ def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
         elif _tar_magic(inner_head):
             kind, stream = "tar", inner
         else:
-            yield Unit(root, member, lambda: inner, mtime, hasher)
+            inner_engine = engine
+            yield Unit(root, member, lambda: inner, mtime, hasher,
+                       lambda: inner_engine.damage_report() or damage())
             return
     if depth >= MAX_NESTING:
         yield UnitProblem(root, member, f"archives nested deeper than {MAX_NESTING} levels")
@@ -209,7 +222,8 @@ def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
     if kind == "zip":
         yield from _zip_units(root, member, stream, raw if depth == 0 else None, depth)
     else:
-        yield from _tar_units(root, member, stream, depth)
+        yield from _tar_units(root, member, stream, depth,
+                              engine.damage_report if engine is not None else lambda: None)
 
 
 def buffered(raw: IO[bytes]) -> io.BufferedReader:
@@ -232,7 +246,7 @@ def _zip_units(root: Root, member: str, stream: IO[bytes], seekable: IO[bytes] |
         try:
             while chunk := stream.read(_HASH_CHUNK):
                 spool.write(chunk)
-        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+        except READ_ERRORS as error:
             spool.close()
             yield UnitProblem(root, member, f"cannot read zip archive: {error}")
             return
@@ -241,7 +255,7 @@ def _zip_units(root: Root, member: str, stream: IO[bytes], seekable: IO[bytes] |
     try:
         try:
             archive = zipfile.ZipFile(source)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        except READ_ERRORS as error:
             yield UnitProblem(root, member, f"bad zip archive: {error}")
             return
         with archive:
@@ -254,8 +268,7 @@ def _zip_units(root: Root, member: str, stream: IO[bytes], seekable: IO[bytes] |
                 path = f"{member}!{name}" if member else name
                 try:
                     handle = archive.open(info)
-                except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError,
-                        ValueError) as error:
+                except _MEMBER_ERRORS as error:
                     yield UnitProblem(root, path, f"cannot open zip member: {error}")
                     continue
                 with handle:
@@ -265,32 +278,45 @@ def _zip_units(root: Root, member: str, stream: IO[bytes], seekable: IO[bytes] |
             spool.close()
 
 
-def _tar_units(root: Root, member: str, stream: IO[bytes],
-               depth: int) -> Iterator[Unit | UnitProblem]:
+def _tar_units(root: Root, member: str, stream: IO[bytes], depth: int,
+               damage: Callable[[], str | None]) -> Iterator[Unit | UnitProblem]:
     """Members of a tar archive, streamed in order (no random access needed)."""
     try:
         archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
-    except (tarfile.TarError, OSError, EOFError) as error:
+    except READ_ERRORS as error:
         yield UnitProblem(root, member, f"bad tar archive: {error}")
         return
     try:
         while True:
             try:
                 info = archive.next()
-            except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+            except READ_ERRORS as error:
                 yield UnitProblem(root, member, f"tar archive damaged: {error}")
                 return
             if info is None:
+                # tarfile stops quietly at a damaged end: make sure the stream really ended.
+                try:
+                    while stream.read(_HASH_CHUNK):
+                        pass
+                except READ_ERRORS as error:
+                    yield UnitProblem(root, member, f"tar archive damaged after its last "
+                                      f"readable member: {error}")
+                    return
+                if (reason := damage()) is not None:
+                    yield UnitProblem(root, member, f"tar archive damaged after its last "
+                                      f"readable member: {reason}")
                 return
             if not info.isfile():
                 continue
             path = f"{member}!{info.name}" if member else info.name
-            handle = archive.extractfile(info)
-            if handle is None:
+            extracted = archive.extractfile(info)
+            if extracted is None:
                 continue
+            handle = _Tolerant(extracted)
             when = datetime.fromtimestamp(info.mtime, UTC).replace(tzinfo=None) \
                 if info.mtime else None
-            yield from _units_of(root, path, handle, when, depth + 1)
+            yield from _units_of(root, path, handle, when, depth + 1,  # type: ignore[arg-type]
+                                 handle.damage_report)
     finally:
         archive.close()
 
@@ -302,14 +328,138 @@ def _zip_time(info: zipfile.ZipInfo) -> datetime | None:
         return None
 
 
-def _decompressor(head: bytes, handle: IO[bytes]) -> IO[bytes] | None:
+def _decompressor(head: bytes, handle: IO[bytes]) -> _Decompressing | None:
     if head.startswith(_GZIP):
-        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+        return _Decompressing(handle, lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), _GZIP)
     if head.startswith(_BZIP2) and head[3:4].isdigit():
-        return bz2.BZ2File(handle, mode="rb")
+        return _Decompressing(handle, bz2.BZ2Decompressor, _BZIP2)
     if head.startswith(_XZ):
-        return lzma.LZMAFile(handle, mode="rb")
+        return _Decompressing(handle, lzma.LZMADecompressor, _XZ)
     return None
+
+
+class _Tolerant(io.RawIOBase):
+    """A member of a damaged archive read up to the damage, which is then reported, not
+    raised (a raised error would make buffered readers drop the bytes already read)."""
+
+    _STEP = 16 * 1024
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.failure: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.failure is not None:
+            return 0
+        try:
+            data = self.inner.read(min(len(buffer), self._STEP))
+        except READ_ERRORS as error:
+            self.failure = error
+            return 0
+        buffer[:len(data)] = data
+        return len(data)
+
+    def damage_report(self) -> str | None:
+        return None if self.failure is None else f"archive member cut short ({self.failure})"
+
+
+_ZLIB_ENGINE = type(zlib.decompressobj())
+_PADDING = b"\x00\r\n\t "
+
+
+class _Decompressing(io.RawIOBase):
+    """Decompresses a stream and hands out every byte it can before reporting damage.
+
+    Python's GzipFile and friends drop the data decoded by a read that then meets the end of
+    a truncated file; evidence is often cut short (a copy of a log being written), so here
+    all the readable data comes first and the error after it. Concatenated members are
+    read one after the other; output is produced in bounded steps (no bomb in memory).
+    """
+
+    _STEP = 1024 * 1024
+
+    def __init__(self, source: IO[bytes], factory: Callable[[], Any], magic: bytes) -> None:
+        self.source = source
+        self.factory = factory
+        self.magic = magic
+        self.engine = factory()
+        self.input = b""
+        self.output = b""
+        self.fed = False  # the current engine has seen data
+        self.finished = False
+        self.failure: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self.output:
+            if self.finished or self.failure is not None:
+                # End of the readable data; what went wrong is asked for by damage_report()
+                # (raising here would make buffered readers drop the bytes already decoded).
+                return 0
+            self._step()
+        size = min(len(buffer), len(self.output))
+        buffer[:size] = self.output[:size]
+        self.output = self.output[size:]
+        return size
+
+    def damage_report(self) -> str | None:
+        """Why the data ended early, once it has been read to its end; None if it did not."""
+        if self.failure is None:
+            return None
+        if isinstance(self.failure, EOFError):
+            return f"truncated compressed file ({self.failure})"
+        return f"damaged compressed file ({self.failure})"
+
+    def _step(self) -> None:
+        engine = self.engine
+        if engine.eof:
+            rest = engine.unused_data + self.input
+            if not rest:
+                rest = self.source.read(64 * 1024)
+            if not rest:
+                self.finished = True
+            elif rest.startswith(self.magic):
+                self.engine, self.input, self.fed = self.factory(), rest, False
+            elif not rest.strip(_PADDING):
+                # Padding after the stream (a newline, NULs from a block device) is harmless.
+                self.input = b""
+                while more := self.source.read(64 * 1024):
+                    if more.strip(_PADDING):
+                        self.failure = ValueError("other data after the compressed stream")
+                        break
+                self.finished = True
+            else:
+                self.failure = ValueError(f"{len(rest)}+ bytes of other data after the "
+                                          "compressed stream")
+                self.finished = True
+            return
+        if not self.input and getattr(engine, "needs_input", True) \
+                and not getattr(engine, "unconsumed_tail", b""):
+            self.input = self.source.read(64 * 1024)
+            if not self.input:
+                self.finished = True
+                if self.fed:
+                    self.failure = EOFError("compressed file ended before its end marker "
+                                            "(truncated)")
+                return
+        self.fed = True
+        try:
+            if isinstance(engine, _ZLIB_ENGINE):
+                data = engine.unconsumed_tail + self.input if engine.unconsumed_tail \
+                    else self.input
+                self.output = engine.decompress(data, self._STEP)
+                self.input = b""
+            else:
+                self.output = engine.decompress(self.input, self._STEP)
+                self.input = b""
+        except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as error:
+            self.failure = error
+            self.finished = True
 
 
 def _tar_magic(head: bytes) -> bool:

@@ -21,12 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from trailguard.errors import EvidenceError
+from trailguard.errors import EvidenceError, SourceLocation, TrailGuardError
 from trailguard.ingest.base import PARSERS
 from trailguard.ingest.evidence import Root, find_roots, hash_root
 from trailguard.ingest.reader import (
     Event,
     QuarantineBatch,
+    ReaderFailure,
     RootJob,
     SpilledBatch,
     UnitEnd,
@@ -327,9 +328,11 @@ class Ingest:
         root_id = item.root_id
         file_id = 0
         recorded = False  # the root's own row was written (a plain file is its own unit)
+        unit_open = False
         try:
             for event in events:
                 if isinstance(event, UnitStart):
+                    unit_open = True
                     self._begin()
                     if event.member and root_id is None:
                         root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
@@ -338,10 +341,14 @@ class Ingest:
                     self._open_unit = (file_id, root, root_id if event.member else None,
                                        event.member)
                     self.writer.start_unit(file_id)
+                elif isinstance(event, ReaderFailure):
+                    raise TrailGuardError(f"reading failed: {event.message}",
+                                          SourceLocation(str(root.path)))
                 elif isinstance(event, UnitEnd):
                     if event.status == "skipped":
                         self._count_previous_member(root_id, event.member)
                         continue
+                    unit_open = False
                     self._end_unit(root, root_id if event.member else None, file_id, event)
                     recorded = recorded or not event.member
                     self._maybe_commit(0)
@@ -354,6 +361,9 @@ class Ingest:
                         self.writer.insert_encoded(batch)
                         self.progress.records(batch.native.num_rows)
                         self._maybe_commit(batch.native.num_rows, batch.native.nbytes)
+            if unit_open:
+                raise TrailGuardError("the reader stopped inside a file",
+                                      SourceLocation(str(root.path)))
         except BaseException:
             self._rollback()
             raise

@@ -31,7 +31,7 @@ from trailguard.ingest.base import (
     Rejected,
     SourceParser,
 )
-from trailguard.ingest.evidence import Root, Unit, UnitProblem, iter_units
+from trailguard.ingest.evidence import READ_ERRORS, Root, Unit, UnitProblem, iter_units
 from trailguard.store.encode import EncodedBatch, encode_records, encode_rejected
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,14 @@ class SpilledBatch:
         return EncodedBatch(self.source_type or "", native, normal, self.keyed)
 
 
-Event = UnitStart | UnitEnd | EncodedBatch | QuarantineBatch | SpilledBatch
+@dataclass(slots=True)
+class ReaderFailure:
+    """A worker's reader stopped on an unexpected error (a bug, not bad evidence)."""
+
+    message: str
+
+
+Event = UnitStart | UnitEnd | EncodedBatch | QuarantineBatch | SpilledBatch | ReaderFailure
 
 
 def choose_parser(head: bytes, name: str) -> type[SourceParser] | None:
@@ -138,13 +145,15 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
     stream = unit.opener()
     try:
         head = stream.read(SNIFF_BYTES)
-    except (OSError, EOFError, ValueError) as error:
+    except READ_ERRORS as error:
         sha, size = _finish(unit)
         yield UnitEnd(unit.member, "unreadable", f"cannot read: {error}", sha256=sha, size=size)
         return
     if not head:
         sha, size = _finish(unit)
-        yield UnitEnd(unit.member, "empty", "empty file", sha256=sha, size=size)
+        reason = unit.damage()
+        yield UnitEnd(unit.member, "unreadable" if reason else "empty", reason or "empty file",
+                      sha256=sha, size=size)
         return
     parser_cls = forced or choose_parser(head, unit.name)
     encoding = None if parser_cls is not None else _utf16_encoding(head)
@@ -175,7 +184,7 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
             item = next(items)
         except StopIteration:
             break
-        except (OSError, EOFError, ValueError) as error:
+        except READ_ERRORS as error:
             status = "partial"
             message = f"stopped reading after {records + len(batch)} records: {_reason(error)}"
             break
@@ -200,6 +209,9 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
             if len(rejected) >= BATCH_RECORDS:
                 yield QuarantineBatch(encode_rejected(source_type, rejected))
                 rejected = []
+    if status == "complete" and (reason := unit.damage()) is not None:
+        status = "partial"
+        message = f"stopped reading after {records + len(batch)} records: {reason}"
     if batch:
         records += len(batch)
         yield encode_records(source_type, batch, prefix, sequence)
@@ -242,6 +254,9 @@ def stream_root(index: int, job: RootJob, spool: str) -> None:
         try:
             for event in read_root(job):
                 _RESULTS.put((index, spill(event, spool)))
+        except Exception as error:  # a bug: the main process must fail loudly, not lose data
+            log.exception("reading %s failed", job.root.path)
+            _RESULTS.put((index, ReaderFailure(f"{type(error).__name__}: {error}")))
         finally:
             _RESULTS.put((index, None))
 
@@ -330,9 +345,10 @@ class _Transcoder(io.RawIOBase):
 
 
 def _finish(unit: Unit) -> tuple[str | None, int | None]:
+    """The unit's hash and size; unknown (None) when the rest of it cannot be read."""
     try:
         return unit.finish()
-    except (OSError, EOFError, ValueError):
+    except READ_ERRORS:
         return None, None
 
 
