@@ -75,3 +75,16 @@ def test_sources_lists_every_required_source_type() -> None:
                 "web_access", "web_error"}
     assert required <= names
     assert all(item["example"] and item["title"] for item in json.loads(result.stdout))
+
+
+def test_terminal_escapes_in_evidence_are_neutralised(tmp_path: Path) -> None:
+    evidence = tmp_path / "trail.json"
+    evidence.write_text(json.dumps({"eventName": "X", "eventSource": "s3.amazonaws.com",
+                                    "eventID": "1", "userIdentity": {
+                                        "userName": "\x1b[31mred\x1b]0;title\x07"}}) + "\n")
+    case = str(tmp_path / "case")
+    runner.invoke(app, ["ingest", str(evidence), "--case", case])
+    result = runner.invoke(app, ["query", "--case", case,
+                                 'SELECT "userIdentity.userName" FROM ev_cloudtrail'])
+    assert "\x1b" not in result.stdout
+    assert "\\x1b[31mred" in result.stdout

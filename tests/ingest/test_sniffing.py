@@ -15,7 +15,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 #: Files whose content alone does not decide (or deliberately decides otherwise).
 SPECIAL: dict[str, str | None] = {
     "shell_history/bash_plain.txt": None,  # plain history is only claimed by its file name
-    "windows_json/mixed_bad.ndjson": "cloudtrail",  # a CloudTrail record among broken lines
 }
 
 

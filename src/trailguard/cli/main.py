@@ -15,10 +15,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from trailguard import __version__
+from trailguard.cli.text import shown
 from trailguard.errors import CaseError, QueryError, TrailGuardError
 
 EXIT_NOTHING_READ = 1
@@ -33,6 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # piped output: do not squeeze tables to 80 columns
+    out = Console(highlight=False, soft_wrap=True, width=200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 CaseOption = Annotated[Path, typer.Option("--case", help="Case folder (created by ingest).")]
@@ -40,7 +42,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 def _fail(error: TrailGuardError, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {escape(str(error))}")
+    err.print(f"[bold red]error:[/bold red] {shown(str(error))}")
     return typer.Exit(code)
 
 
@@ -73,6 +75,14 @@ def ingest(
     from trailguard.ingest.pipeline import Ingest
     from trailguard.store.case import Case
 
+    if source is not None:
+        import trailguard.ingest.parsers  # noqa: F401
+        from trailguard.ingest.base import PARSERS
+
+        try:
+            PARSERS.get(source)
+        except TrailGuardError as error:
+            raise _fail(error, typer.BadParameter.exit_code) from None
     try:
         with Case.open(case, create=True) as opened:
             runner = Ingest(opened, source=source, reference_year=year)
@@ -107,7 +117,7 @@ def _print_ingest(summary: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column in ("source", "first", "last")
                          else "right", no_wrap=column == "source")
     for name, stats in summary["sources"].items():
-        table.add_row(escape(name), *(f"{stats[key]:,}" for key in
+        table.add_row(shown(name), *(f"{stats[key]:,}" for key in
                                       ("files", "records", "stored", "quarantined", "duplicates")),
                       _short_time(stats["first"]), _short_time(stats["last"]))
     table.add_row("[bold]total", f"{summary['files']:,}", f"{summary['records']:,}",
@@ -116,7 +126,7 @@ def _print_ingest(summary: dict[str, Any]) -> None:
     out.print(table)
     for problem in summary["problems"]:
         where = problem["file"] + (f"!{problem['member']}" if problem["member"] else "")
-        err.print(f"[yellow]warning:[/yellow] {escape(where)}: {escape(problem['message'])}")
+        err.print(f"[yellow]warning:[/yellow] {shown(where)}: {shown(problem['message'])}")
 
 
 @app.command()
@@ -139,9 +149,9 @@ def query(
         records = [dict(zip(columns, row, strict=True)) for row in rows]
         sys.stdout.write(json.dumps(records, default=_json_default, ensure_ascii=False) + "\n")
         return
-    table = Table(*[escape(column) for column in columns])
+    table = Table(*[shown(column) for column in columns])
     for row in rows[:limit]:
-        table.add_row(*[escape(_cell(value)) for value in row])
+        table.add_row(*[shown(_cell(value)) for value in row])
     out.print(table)
     if len(rows) > limit:
         err.print(f"[dim]{len(rows) - limit} more rows (use --limit or --json)[/dim]")
@@ -176,8 +186,8 @@ def sources(as_json: JsonOption = False) -> None:
         sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=2) + "\n")
         return
     for item in items:
-        out.print(f"[bold cyan]{escape(item['source_type'])}[/bold cyan]  {escape(item['title'])}")
-        out.print(f"  [dim]example:[/dim] {escape(item['example'])}\n")
+        out.print(f"[bold cyan]{shown(item['source_type'])}[/bold cyan]  {shown(item['title'])}")
+        out.print(f"  [dim]example:[/dim] {shown(item['example'])}\n")
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from trailguard.cli.text import shown
+
 
 class IngestProgress:
     """Implements the pipeline's Progress protocol with a rich progress bar."""
@@ -55,7 +57,7 @@ class IngestProgress:
         self._refresh()
 
     def note(self, text: str) -> None:
-        self.console.print(f"[dim]{text}[/dim]", markup=True, highlight=False)
+        self.console.print(f"[dim]{shown(text)}[/dim]", markup=True, highlight=False)
 
     def _refresh(self) -> None:
         if self.task is None:

@@ -80,7 +80,8 @@ def _list_text(value: Any) -> str:
 
 
 def _column_worthy(name: str) -> bool:
-    return len(name) <= MAX_COLUMN_NAME and name.isprintable() and name not in SYSTEM_COLUMNS
+    return (0 < len(name) <= MAX_COLUMN_NAME and name.isprintable() and not name.isspace()
+            and name not in SYSTEM_COLUMNS)
 
 
 def encode_records(source_type: str, records: list[Record], unit_prefix: str,

@@ -24,64 +24,70 @@ def parse_csv(
     """A CSV export (SLS console or CLI): a header row of field names, then one record per row.
 
     Shared with the VPC flow-log parser; ``build(position, fields, raw)`` makes the record.
+    A quoted cell may span lines; but when a line's open quote does not lead to a well-formed
+    record of the header's width, only that line is rejected and the following lines are read
+    again as records of their own (one broken quote must not swallow the rest of the file).
     """
     header: list[str] | None = None
-    for position, row, raw in iter_csv_rows(stream):
-        if isinstance(row, Rejected):
-            yield row
+    lines = _Lines(stream)
+    while (item := lines.next()) is not None:
+        number, text = item
+        if text is None:
+            yield too_long(number)
             continue
-        if not row:
+        if not text.strip():
+            continue
+        taken = [item]
+        quotes = text.count('"')
+        while quotes % 2 == 1 and len(taken) < MAX_CSV_RECORD_LINES:
+            more = lines.next()
+            if more is None or more[1] is None:
+                lines.push_back([more] if more is not None else [])
+                break
+            taken.append(more)
+            quotes += more[1].count('"')
+        raw = "\n".join(str(line) for _, line in taken)
+        cells = split_csv_record(raw)
+        width_ok = cells is not None and (header is None or len(cells) == len(header))
+        if not width_ok and len(taken) > 1:
+            yield Rejected(number, "malformed CSV record (a quote is never closed)", text)
+            lines.push_back(taken[1:])
+            continue
+        if cells is None:
+            yield Rejected(number, "malformed CSV record (stray or unbalanced quotes)", raw)
             continue
         if header is None:
-            header = [cell.strip() for cell in row]
+            header = [cell.strip() for cell in cells]
             continue
-        if len(row) != len(header):
-            yield Rejected(position, f"expected {len(header)} CSV columns, got {len(row)}", raw)
+        if len(cells) != len(header):
+            yield Rejected(number, f"expected {len(header)} CSV columns, got {len(cells)}", raw)
             continue
         # An export's columns are the union over all rows: an empty cell is an absent field.
-        yield build(position, {name: cell for name, cell in zip(header, row, strict=True)
-                               if cell != ""}, raw)
+        yield build(number, {name: cell for name, cell in zip(header, cells, strict=True)
+                             if cell != ""}, raw)
 
 
-def iter_csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str] | Rejected, str]]:
-    """Yield ``(first_line_number, cells, raw_text)`` per CSV record, quoted newlines included.
+class _Lines:
+    """Decoded lines of a stream, with lines pushed back to be read again."""
 
-    Over-long lines and malformed rows come back as :class:`Rejected` in place of the cells.
-    """
-    parts: list[str] = []
-    quotes = 0
-    start = 0
-    for number, line in iter_lines(stream):
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.source = iter_lines(stream)
+        self.again: list[tuple[int, str | None]] = []
+
+    def next(self) -> tuple[int, str | None] | None:
+        if self.again:
+            return self.again.pop()
+        item = next(self.source, None)
+        if item is None:
+            return None
+        number, line = item
         if line is None:
-            if parts:
-                raw = "\n".join(parts)
-                yield start, Rejected(start, "CSV record cut by an over-long line", raw), raw
-                parts, quotes = [], 0
-            yield number, too_long(number), ""
-            continue
+            return number, None
         text = decode(line)
-        if number == 1:
-            text = text.removeprefix("\ufeff")
-        if not parts:
-            start = number
-        parts.append(text)
-        quotes += text.count('"')
-        # A record goes on while a quoted cell is open (an odd number of quotes so far).
-        if quotes % 2 == 1 and len(parts) < MAX_CSV_RECORD_LINES:
-            continue
-        raw = "\n".join(parts)
-        parts, quotes = [], 0
-        yield start, _csv_cells(start, raw), raw
-    if parts:
-        raw = "\n".join(parts)
-        yield start, _csv_cells(start, raw), raw
+        return number, text.removeprefix("\ufeff") if number == 1 else text
 
-
-def _csv_cells(position: int, raw: str) -> list[str] | Rejected:
-    cells = split_csv_record(raw)
-    if cells is None:
-        return Rejected(position, "malformed CSV record (stray or unbalanced quotes)", raw)
-    return cells
+    def push_back(self, items: list[tuple[int, str | None]]) -> None:
+        self.again.extend(reversed(items))
 
 
 def split_csv_record(text: str) -> list[str] | None:

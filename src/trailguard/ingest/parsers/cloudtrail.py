@@ -18,7 +18,7 @@ from trailguard.ingest.base import (
     int_of,
     text_of,
 )
-from trailguard.ingest.jsonstream import JsonDoc, iter_json_items
+from trailguard.ingest.jsonstream import JsonDoc, iter_json_items, sniff_json_values
 from trailguard.ingest.parsers._cloud import ip_or_none
 from trailguard.ingest.timeparse import parse_iso
 
@@ -43,12 +43,15 @@ class CloudTrailParser(SourceParser):
 
     @classmethod
     def sniff(cls, head: bytes, name: str) -> int:
-        if _LOOKUP.search(head):
-            return 90
-        if _AWS_SOURCE.search(head) and b'"eventVersion"' in head:
-            return 90
-        if _AWS_SOURCE.search(head):
-            return 60
+        values = sniff_json_values(head, limit=1)
+        if values:  # the first record decides (a stray CloudTrail line does not make a trail)
+            return 90 if _is_cloudtrail(values[0]) else 0
+        # A first document larger than the head: an S3 delivery file or lookup-events output.
+        start = head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
+        if start in (b"{", b"[") and (
+            _LOOKUP.search(head) or (_AWS_SOURCE.search(head) and b'"eventVersion"' in head)
+        ):
+            return 80
         return 0
 
     def parse(self, stream: IO[bytes], ctx: ParseContext) -> Iterator[Record | Rejected]:
@@ -73,6 +76,23 @@ class CloudTrailParser(SourceParser):
             normal=normalise(item),
             key=f"cloudtrail:{event_id}" if isinstance(event_id, str) and event_id else None,
         )
+
+
+def _is_cloudtrail(value: Any) -> bool:
+    """Whether a JSON value is a CloudTrail record or one of the documents that carry them."""
+    if isinstance(value, list):
+        return bool(value) and _is_cloudtrail(value[0])
+    if not isinstance(value, dict):
+        return False
+    if isinstance(value.get("Records"), list):
+        return not value["Records"] or _is_cloudtrail(value["Records"][0])
+    if isinstance(value.get("Events"), list):
+        return bool(value["Events"]) and _is_cloudtrail(value["Events"][0])
+    if isinstance(value.get("CloudTrailEvent"), str):
+        return True
+    source = value.get("eventSource")
+    return isinstance(source, str) and source.endswith(".amazonaws.com") and (
+        "eventName" in value or "eventVersion" in value)
 
 
 def _unwrap(doc: JsonDoc) -> Iterator[tuple[Any, str | bytes]]:

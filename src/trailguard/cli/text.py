@@ -1,0 +1,15 @@
+"""Showing evidence text on a terminal safely."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+#: Control characters (ANSI/OSC escapes in log fields, file names …) shown as \xNN, so that
+#: evidence can never drive the analyst's terminal.
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))
+             if code not in (0x09, 0x0A)}
+
+
+def shown(text: str) -> str:
+    """Evidence text made safe for the terminal: no markup, no control sequences."""
+    return escape(text.translate(_CONTROLS))
