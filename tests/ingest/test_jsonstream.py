@@ -106,3 +106,12 @@ def test_encoder_survives_values_too_deep_for_json() -> None:
         value = [value]
     batch = encode_records("t", [Record(1, {"deep": value}, raw="{}")], "k:")
     assert "too deeply" in batch.native.column("deep")[0].as_py()
+
+
+def test_json_line_with_bytes_that_are_not_utf8_is_kept() -> None:
+    out = list(iter_json(io.BytesIO(b'{"eventName": "Bad\xff\xfe", "n": 1}\n')))
+    assert isinstance(out[0], JsonDoc)
+    assert out[0].value["n"] == 1
+    from trailguard.store.encode import text_array
+
+    assert text_array([out[0].value["eventName"]]).to_pylist() == ["Bad\\xff\\xfe"]

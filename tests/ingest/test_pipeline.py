@@ -160,7 +160,7 @@ def test_bad_files_get_a_message_and_do_not_stop_the_run(tmp_path: Path) -> None
     assert "zip" in messages["broken.zip"]
 
 
-def test_wrong_encoding_and_huge_lines_are_quarantined_with_position(tmp_path: Path) -> None:
+def test_wrong_encoding_is_kept_and_huge_garbage_quarantined(tmp_path: Path) -> None:
     good = cloudtrail_lines(2).splitlines()
     huge_valid = json.dumps({"eventSource": "s3.amazonaws.com", "eventName": "PutObject",
                              "eventID": "big", "pad": "x" * (10 * 1024 * 1024)}).encode()
@@ -170,14 +170,17 @@ def test_wrong_encoding_and_huge_lines_are_quarantined_with_position(tmp_path: P
     path.write_bytes(b"\n".join(lines) + b"\n")
     report = ingest(tmp_path / "case", path, source="cloudtrail")
     assert_balanced(report)
-    assert report.stored == 3
-    assert report.quarantined == 2
+    assert report.stored == 4
+    assert report.quarantined == 1
     with Case.open(tmp_path / "case") as case:
         rows = case.connection.execute(
             "SELECT position, length(raw), raw_length FROM quarantine ORDER BY position"
         ).fetchall()
-    assert [row[0] for row in rows] == [2, 3]
-    assert rows[1][1] == 64 * 1024 and rows[1][2] == 10 * 1024 * 1024
+        latin = case.connection.execute(
+            "SELECT \"eventName\", _raw FROM ev_cloudtrail WHERE _record = 2").fetchall()
+    assert latin == [("caf\\xe9", '{"eventName": "caf\\xe9", "eventSource": "x.amazonaws.com"}')]
+    assert [row[0] for row in rows] == [3]
+    assert rows[0][1] == 64 * 1024 and rows[0][2] == 10 * 1024 * 1024
 
 
 KILL_SCRIPT = """

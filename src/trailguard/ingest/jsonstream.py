@@ -128,6 +128,10 @@ def _iter_lines_or_documents(
             try:
                 value = orjson.loads(stripped)
             except orjson.JSONDecodeError:
+                lenient = _not_utf8(stripped)
+                if lenient is not None:  # valid JSON with a few bytes that are not UTF-8
+                    yield JsonDoc(number, lenient, stripped)
+                    continue
                 carry, carry_start = "", number
             else:
                 yield JsonDoc(number, value, stripped)
@@ -144,6 +148,21 @@ def _iter_lines_or_documents(
     if carry.strip():
         items, _, _ = _drain(carry_start, carry, final=True)
         yield from items
+
+
+def _not_utf8(line: bytes) -> Any:
+    """A JSON line that is valid but for bytes that are not UTF-8, decoded; otherwise None.
+
+    The odd bytes survive as surrogate escapes and are stored as ``\\xNN`` text.
+    """
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return json.loads(line.decode("utf-8", "surrogateescape"))
+        except (ValueError, RecursionError):
+            return None
+    return None
 
 
 def _drain(start: int, text: str, final: bool) -> tuple[list[JsonDoc | Rejected], str, int]:

@@ -224,8 +224,14 @@ def text_array(values: list[str | None]) -> pa.Array:
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowInvalid, UnicodeEncodeError):
-        return pa.array(
-            [None if value is None else value.encode("utf-8", "backslashreplace").decode()
-             for value in values],
-            pa.string(),
-        )
+        return pa.array([None if value is None else _escaped(value) for value in values],
+                        pa.string())
+
+
+def _escaped(text: str) -> str:
+    """Text with undecodable bytes (surrogate escapes) as ``\\xNN`` and lone surrogates as
+    ``\\uXXXX``, so that it can be stored."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
