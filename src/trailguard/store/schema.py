@@ -58,7 +58,8 @@ NORMAL_COLUMNS: dict[str, str] = {
     "resource": "VARCHAR",  # the main resource acted on (bucket, instance, pod, key …)
     "cloud_account": "VARCHAR",
     "cloud_region": "VARCHAR",
-    "cloud_service": "VARCHAR",  # ecs.aliyuncs.com, iam.amazonaws.com, sshd, Security …
+    "cloud_service": "VARCHAR",  # the cloud API: ecs.aliyuncs.com, iam.amazonaws.com …
+    "log_name": "VARCHAR",  # a host log's own stream: Windows channel, syslog program, server
     "message": "VARCHAR",  # human-readable message line, when the format has one
 }
 

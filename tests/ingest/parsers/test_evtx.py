@@ -202,7 +202,7 @@ def test_sysmon_process_creation_is_flattened_to_sigma_names(parse, shared_data)
     assert normal["operation"] == "1"
     assert normal["category"] == "process"
     assert normal["host"] == "IEWIN7"
-    assert normal["cloud_service"] == SYSMON
+    assert normal["log_name"] == SYSMON
     assert normal["process_name"] == event["Image"]
     assert normal["process_pid"] == 2680
     assert normal["process_guid"] == "365ABB72-7C01-5CC4-0000-00102B3E0C00"
@@ -262,7 +262,7 @@ def test_etw_capture_without_channel_is_accepted(parse, shared_data):
     assert len(parsed.records) == 415
     assert not parsed.rejected
     assert all("Channel" not in record.data for record in parsed.records)
-    assert parsed.records[0].normal["cloud_service"] == "Microsoft-Windows-RPC"
+    assert parsed.records[0].normal["log_name"] == "Microsoft-Windows-RPC"
 
 
 # --------------------------------------------------------------------------- public corpora

@@ -57,7 +57,7 @@ def test_auth_log_events_and_normalised_view(parse: ParseFn) -> None:
         "actor_user": "alice", "src_ip": "203.0.113.7", "src_port": 51022, "dst_ip": None,
         "dst_port": None, "host": "web01", "process_name": "sshd", "process_pid": 3205,
         "process_cmdline": None, "process_user": None, "resource": None,
-        "cloud_service": "sshd", "message": accepted.data["message"]}
+        "log_name": "sshd", "message": accepted.data["message"]}
 
     failed = parsed.records[3]
     assert failed.data["invalid_user"] is True

@@ -246,7 +246,7 @@ def test_nginx_error_log(parse: ParseFixture, fixtures: Path) -> None:
     notice, env, upstream, tls, crash, forged = parsed.records
     for record in parsed.records:
         _check_normal(record)
-        assert record.normal["cloud_service"] == "nginx"
+        assert record.normal["log_name"] == "nginx"
     assert notice.data["level"] == "notice"
     assert notice.data["pid"] == 1
     assert env.time == datetime(2024, 3, 1, 10, 0, 2)

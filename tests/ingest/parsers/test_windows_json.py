@@ -313,7 +313,7 @@ def test_small_otrf_atomics(shared_data, sniff, relative, lowercase_security):
     records, rejected = _parse_all(name, data)
     assert not rejected
     assert len(records) == expected
-    security = [record for record in records if record.normal.get("cloud_service", "").lower()
+    security = [record for record in records if record.normal.get("log_name", "").lower()
                 == "security"]
     assert security
     assert any(record.data["Channel"] == "security" for record in security) == lowercase_security
@@ -351,7 +351,7 @@ def test_otrf_lsass_campaigns(shared_data, relative):
     records, rejected = _parse_all(name, data)
     assert not rejected
     assert len(records) == total
-    assert Counter(record.normal["cloud_service"] for record in records) == channels
+    assert Counter(record.normal["log_name"] for record in records) == channels
     assert all(record.time is not None for record in records)
     process_creations = [r for r in records if r.data["EventID"] == 1
                          and r.data["Channel"] == SYSMON]

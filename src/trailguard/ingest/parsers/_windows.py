@@ -375,7 +375,7 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     normal: dict[str, Any] = {
         "operation": None if event_id is None else str(event_id),
         "host": text_of(get("Computer")),
-        "cloud_service": text_of(channel) or text_of(provider),
+        "log_name": text_of(channel) or text_of(provider),
     }
     message = get("Message")
     if message is None:

@@ -796,6 +796,6 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
         "process_cmdline": text_of(data.get("command")),
         "process_user": text_of(process_user),
         "resource": resource,
-        "cloud_service": _program_base(program) or None,
+        "log_name": _program_base(program) or None,
         "message": text_of(data.get("message")),
     }

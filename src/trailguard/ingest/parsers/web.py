@@ -579,7 +579,7 @@ def error_record(number: int, text: str) -> Record | Rejected:
         "src_port": src_port,
         "url": url,
         "process_pid": data.get("pid"),
-        "cloud_service": data["software"],
+        "log_name": data["software"],
     }
     return Record(position=number, data=data, raw=text, time=_error_time(data),
                   normal=_compact(normal))
