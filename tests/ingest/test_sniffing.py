@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from trailguard.ingest.evidence import Unit, hash_root, iter_units
 from trailguard.ingest.base import SNIFF_BYTES
+from trailguard.ingest.evidence import Unit, hash_root, iter_units
 from trailguard.ingest.reader import choose_parser
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
