@@ -29,6 +29,8 @@ from trailguard.plugins import Registry
 #: Lines longer than this are rejected (without reading them into memory whole).
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
+_LINE_CHUNK = 1024 * 1024
+
 #: How many bytes of a file the sniffers see.
 SNIFF_BYTES = 64 * 1024
 
@@ -109,24 +111,53 @@ def iter_lines(
 ) -> Iterator[tuple[int, bytes | None]]:
     """Yield ``(line_number, line)`` without the line ending; ``None`` for an over-long line.
 
-    An over-long line is consumed in chunks and never held in memory whole.
+    Reads in large chunks and splits them (much faster than a read per line); an over-long
+    line is skipped as it streams past and never held in memory whole.
     """
     number = 0
-    while True:
-        line = stream.readline(max_bytes + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > max_bytes and not line.endswith(b"\n"):
-            while True:
-                rest = stream.readline(1024 * 1024)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield number, None
+    parts: list[bytes] = []  # the unfinished line, in pieces
+    size = 0
+    skipping = False  # inside an over-long line that was already reported
+    while chunk := stream.read(_LINE_CHUNK):
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk = chunk[cut + 1:]
+            skipping = False
+            if not chunk:
+                continue
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            parts.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                number += 1
+                yield number, None
+                parts, size, skipping = [], 0, True
             continue
-        if line.endswith(b"\n"):
-            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-        yield number, line
+        if parts:
+            parts.append(chunk[:cut])
+            lines = b"".join(parts).split(b"\n")
+        else:
+            lines = chunk[:cut].split(b"\n")
+        rest = chunk[cut + 1:]
+        parts, size = ([rest], len(rest)) if rest else ([], 0)
+        for line in lines:
+            number += 1
+            if len(line) > max_bytes:
+                yield number, None
+            elif line.endswith(b"\r"):
+                yield number, line[:-1]
+            else:
+                yield number, line
+    if size and not skipping:
+        line = b"".join(parts)
+        number += 1
+        if len(line) > max_bytes:
+            yield number, None
+        else:
+            yield number, line[:-1] if line.endswith(b"\r") else line
 
 
 def decode(data: bytes) -> str:

@@ -14,6 +14,11 @@ def parse_iso(text: str | None) -> datetime | None:
     """
     if not text:
         return None
+    if text[-1] == "Z":  # the common case: UTC already, no time-zone arithmetic needed
+        try:
+            return datetime.fromisoformat(text[:-1])
+        except ValueError:
+            pass
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
