@@ -19,7 +19,7 @@ def test_s3_delivery_file_records_and_normalised_view(parse, fixtures: Path) -> 
     assert login.normal["category"] == "authentication"
     assert login.normal["actor_user"] == "alice"
     assert login.normal["src_ip"] == "203.0.113.7"
-    assert create.key == "cloudtrail:0b3c1d1e-0000-4000-8000-000000000002"
+    assert create.key == "0b3c1d1e-0000-4000-8000-000000000002|2024-03-01T10:05:00Z|CreateAccessKey"
     assert create.normal["actor_access_key"] == "AKIAEXAMPLEALICE01"
     assert create.normal["resource"] == "backdoor"
     assert get.normal["actor_user"] == "web"
