@@ -333,3 +333,13 @@ def test_small_truncated_gzip_keeps_its_readable_lines(tmp_path: Path) -> None:
     assert_balanced(report)
     assert report.stored > 100
     assert "truncated" in report.problems[0]["message"]
+
+
+def test_compression_inside_compression_is_unwrapped(tmp_path: Path) -> None:
+    import bz2
+
+    (tmp_path / "twice.json.gz.bz2").write_bytes(bz2.compress(gzip.compress(
+        cloudtrail_lines(5))))
+    report = ingest(tmp_path / "case", tmp_path / "twice.json.gz.bz2")
+    assert report.stored == 5
+    assert not report.problems

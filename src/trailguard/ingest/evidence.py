@@ -200,21 +200,32 @@ def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
         if decompressed is None:
             yield Unit(root, member, lambda: stream, mtime, hasher, damage)
             return
-        engine = decompressed
-        inner = buffered(decompressed)  # type: ignore[arg-type]
-        try:
-            inner_head = inner.peek(_PEEK)[:_PEEK]
-        except READ_ERRORS as error:
-            yield UnitProblem(root, member, f"damaged compressed file: {error}")
-            return
+        layers = [decompressed]  # .gz inside .gz and the like, up to the nesting limit
+        while True:
+            inner = buffered(layers[-1])  # type: ignore[arg-type]
+            try:
+                inner_head = inner.peek(_PEEK)[:_PEEK]
+            except READ_ERRORS as error:
+                yield UnitProblem(root, member, f"damaged compressed file: {error}")
+                return
+            deeper = _decompressor(inner_head, inner) if len(layers) < MAX_NESTING else None
+            if deeper is None:
+                break
+            layers.append(deeper)
+        engine = layers[-1]
+
+        def damage_of_layers() -> str | None:
+            for layer in reversed(layers):
+                if (reason := layer.damage_report()) is not None:
+                    return reason
+            return damage()
+
         if inner_head.startswith(_ZIP):
             kind, stream = "zip", inner
         elif _tar_magic(inner_head):
             kind, stream = "tar", inner
         else:
-            inner_engine = engine
-            yield Unit(root, member, lambda: inner, mtime, hasher,
-                       lambda: inner_engine.damage_report() or damage())
+            yield Unit(root, member, lambda: inner, mtime, hasher, damage_of_layers)
             return
     if depth >= MAX_NESTING:
         yield UnitProblem(root, member, f"archives nested deeper than {MAX_NESTING} levels")
@@ -223,7 +234,7 @@ def _units_of(root: Root, member: str, raw: IO[bytes], mtime: datetime | None,
         yield from _zip_units(root, member, stream, raw if depth == 0 else None, depth)
     else:
         yield from _tar_units(root, member, stream, depth,
-                              engine.damage_report if engine is not None else lambda: None)
+                              engine.damage_report if engine is not None else damage)
 
 
 def buffered(raw: IO[bytes]) -> io.BufferedReader:
