@@ -28,6 +28,8 @@ EXIT_QUERY = 4
 app = typer.Typer(
     name="trailguard",
     help="TrailGuard: from raw cloud and host logs to a traced incident.",
+    epilog="Exit codes: 0 success; 1 nothing at all could be read; 2 wrong usage; "
+    "3 case missing or locked; 4 query refused or failed.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -61,7 +63,8 @@ def ingest(
     case: CaseOption,
     as_json: JsonOption = False,
     source: Annotated[
-        str | None, typer.Option("--source", help="Force a source type instead of detecting it.")
+        str | None, typer.Option("--source", help="Force a source type instead of detecting it "
+                     "(names: `trailguard sources`).")
     ] = None,
     year: Annotated[
         int | None, typer.Option("--year", help="Year for timestamps without one (syslog).")
