@@ -26,3 +26,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def fixtures() -> Path:
     """The project's own small fixture files (tests/fixtures)."""
     return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the network: any connection attempt fails loudly."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        if self.family == socket.AF_UNIX:
+            return real_connect(self, address)  # type: ignore[arg-type]
+        raise RuntimeError(f"a test tried to reach the network: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
