@@ -154,6 +154,8 @@ class CaseWriter:
         """Insert the queued batches, one INSERT per table."""
         pending, self._pending, self._pending_rows = self._pending, {}, 0
         for table, parts in pending.items():
+            # Queued batches go in as one INSERT: an INSERT into a wide table costs
+            # milliseconds however few its rows.
             arrow = parts[0] if len(parts) == 1 else _stack(parts)
             self.con.register("tg_batch", arrow)
             try:
@@ -171,7 +173,8 @@ class CaseWriter:
         for name in encoded.column_names:
             if name in SYSTEM_SLOTS:
                 continue
-            values = encoded.column(name).combine_chunks()
+            column = encoded.column(name)
+            values = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
             target = columns.resolve(name, pending)
             if target is None:
                 extras.append((name, values))
@@ -184,7 +187,9 @@ class CaseWriter:
             else:
                 targets[target] = values
         self._add_columns(table, columns, pending)
-        overflow = encoded.column(OVERFLOW).combine_chunks()
+        overflow_column = encoded.column(OVERFLOW)
+        overflow = overflow_column.chunk(0) if overflow_column.num_chunks == 1 \
+            else overflow_column.combine_chunks()
         if extras:
             overflow = _merge_overflow(overflow, extras)
         count = encoded.num_rows
