@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from trailguard.errors import EvidenceError, SourceLocation, TrailGuardError
+import duckdb
+
+from trailguard.errors import CaseError, EvidenceError, SourceLocation, TrailGuardError
 from trailguard.ingest.base import PARSERS
 from trailguard.ingest.evidence import Root, find_roots, hash_root
 from trailguard.ingest.reader import (
@@ -230,7 +232,11 @@ class Ingest:
         # Ingest streams: a small DuckDB budget keeps memory flat however big the evidence,
         # and one DuckDB thread leaves the other cores to the readers (appends do not gain
         # from more threads: measured twice as fast with one on two cores).
-        con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT]).fetchall()
+        try:
+            con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT]).fetchall()
+        except duckdb.Error as error:
+            raise CaseError(f"bad TRAILGUARD_INGEST_MEMORY_LIMIT {INGEST_MEMORY_LIMIT!r}: "
+                            f"{error}") from error
         con.execute("SET threads = 1").fetchall()
         try:
             with collector_paused():

@@ -17,8 +17,7 @@ from trailguard.errors import CaseError, SourceLocation
 from trailguard.store.schema import EVENT_KEY_COLUMNS, NORMAL_COLUMNS
 
 DATABASE = "case.duckdb"
-#: DuckDB's memory budget; beyond it DuckDB spills to disk, so an ingest stays flat in memory.
-DEFAULT_MEMORY_LIMIT = "768MB"
+
 MANIFEST = "manifest.json"
 
 _FILES_DDL = """
@@ -100,12 +99,13 @@ class Case:
         except duckdb.Error as error:
             raise CaseError(f"cannot open the case database: {error}",
                             SourceLocation(str(database))) from error
-        limit = os.environ.get("TRAILGUARD_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-        try:
-            connection.execute("SET memory_limit = ?", [limit]).fetchall()
-        except duckdb.Error as error:
-            connection.close()
-            raise CaseError(f"bad TRAILGUARD_MEMORY_LIMIT {limit!r}: {error}") from error
+        limit = os.environ.get("TRAILGUARD_MEMORY_LIMIT")  # DuckDB's default: 80 % of memory
+        if limit:
+            try:
+                connection.execute("SET memory_limit = ?", [limit]).fetchall()
+            except duckdb.Error as error:
+                connection.close()
+                raise CaseError(f"bad TRAILGUARD_MEMORY_LIMIT {limit!r}: {error}") from error
         case = cls(folder, connection, read_only)
         if not read_only:
             case._create_schema()
