@@ -16,10 +16,10 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 
@@ -41,101 +41,12 @@ from trailguard.ingest.reader import (
     start_worker,
     stream_root,
 )
-from trailguard.ingest.timeparse import to_iso
+from trailguard.ingest.report import IngestReport, Progress, NoProgress
 from trailguard.store.case import Case
 from trailguard.store.writer import CaseWriter, quote_identifier
 
 __all__ = ["Ingest", "IngestReport", "choose_parser"]
 
-
-
-class Progress(Protocol):
-    """What the pipeline reports while it runs (the CLI draws a progress bar from it)."""
-
-    def start(self, roots: int, total_bytes: int) -> None: ...
-    def root_done(self, size: int) -> None: ...
-    def records(self, count: int) -> None: ...
-    def note(self, text: str) -> None: ...
-
-
-@dataclass
-class SourceStats:
-    files: int = 0
-    records: int = 0
-    stored: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-
-    def widen(self, first: datetime | None, last: datetime | None) -> None:
-        if first is not None and (self.first is None or first < self.first):
-            self.first = first
-        if last is not None and (self.last is None or last > self.last):
-            self.last = last
-
-    def to_json(self) -> dict[str, Any]:
-        return {"files": self.files, "records": self.records, "stored": self.stored,
-                "quarantined": self.quarantined, "duplicates": self.duplicates,
-                "first": to_iso(self.first), "last": to_iso(self.last)}
-
-
-@dataclass
-class IngestReport:
-    files: int = 0
-    records: int = 0
-    stored: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    sources: dict[str, SourceStats] = field(default_factory=dict)
-    problems: list[dict[str, str]] = field(default_factory=list)
-    """Per-file messages: unreadable, unrecognised, empty, truncated …"""
-
-    def add(self, source: str, files: int, records: int, stored: int, quarantined: int,
-            duplicates: int, first: datetime | None, last: datetime | None) -> None:
-        stats = self.sources.setdefault(source, SourceStats())
-        stats.files += files
-        stats.records += records
-        stats.stored += stored
-        stats.quarantined += quarantined
-        stats.duplicates += duplicates
-        stats.widen(first, last)
-        self.records += records
-        self.stored += stored
-        self.quarantined += quarantined
-        self.duplicates += duplicates
-
-    def problem(self, path: str, member: str, message: str) -> None:
-        self.problems.append({"file": path, "member": member, "message": message})
-
-    @property
-    def nothing_read(self) -> bool:
-        return self.records == 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "files": self.files,
-            "records": self.records,
-            "stored": self.stored,
-            "quarantined": self.quarantined,
-            "duplicates": self.duplicates,
-            "sources": {name: stats.to_json() for name, stats in sorted(self.sources.items())},
-            "problems": self.problems,
-        }
-
-
-class _NoProgress:
-    def start(self, roots: int, total_bytes: int) -> None:
-        pass
-
-    def root_done(self, size: int) -> None:
-        pass
-
-    def records(self, count: int) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        pass
 
 
 #: DuckDB's memory budget while ingesting (it spills beyond it).
@@ -207,7 +118,7 @@ class Ingest:
         self.source = source
         if source:
             PARSERS.get(source)  # fail early on an unknown name
-        self.progress: Progress = progress or _NoProgress()
+        self.progress: Progress = progress or NoProgress()
         self.reference_year = reference_year
         self.workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
         self.writer = CaseWriter(case)
