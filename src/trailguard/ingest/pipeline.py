@@ -41,7 +41,7 @@ from trailguard.ingest.reader import (
     start_worker,
     stream_root,
 )
-from trailguard.ingest.report import IngestReport, Progress, NoProgress
+from trailguard.ingest.report import IngestReport, NoProgress, Progress
 from trailguard.store.case import Case
 from trailguard.store.writer import CaseWriter, quote_identifier
 
