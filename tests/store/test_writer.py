@@ -6,7 +6,7 @@ from pathlib import Path
 from trailguard.ingest.base import Record, Rejected
 from trailguard.store import schema
 from trailguard.store.case import Case
-from trailguard.store.encode import flatten
+from trailguard.store.encode import encode_records, encode_rejected, flatten
 from trailguard.store.writer import CaseWriter
 
 
@@ -20,11 +20,11 @@ def test_flatten_dotted_paths_and_value_text() -> None:
 def write(tmp_path: Path, records: list[Record], rejected: tuple[Rejected, ...] = ()) -> Case:
     case = Case.open(tmp_path / "case", create=True)
     writer = CaseWriter(case)
-    writer.start_unit(1, "k:")
-    writer.add_many("test", records)
-    for item in rejected:
-        writer.reject("test", item)
-    writer.flush()
+    writer.start_unit(1)
+    writer.insert_encoded(encode_records("test", records, "k:"))
+    if rejected:
+        writer.insert_quarantine(encode_rejected("test", list(rejected)))
+    writer.flush_inserts()
     return case
 
 

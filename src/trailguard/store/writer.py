@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from trailguard.ingest.base import Record, Rejected
 from trailguard.store import schema
 from trailguard.store.case import Case
 from trailguard.store.encode import (
@@ -29,8 +28,6 @@ from trailguard.store.encode import (
     TIME,
     UID,
     EncodedBatch,
-    encode_records,
-    encode_rejected,
 )
 from trailguard.store.schema import SYSTEM_COLUMNS, table_for
 
@@ -39,9 +36,10 @@ INSERT_ROWS = 20_000
 
 
 @dataclass(slots=True)
-class FlushResult:
+class UnitResult:
+    """What the writer stored of the current unit."""
+
     stored: int = 0
-    duplicates: int = 0
     first: datetime | None = None
     last: datetime | None = None
 
@@ -74,42 +72,17 @@ class CaseWriter:
         self.case = case
         self.con = case.connection
         self._columns: dict[str, _TableColumns] = {}
-        self._rejected: list[tuple[str | None, Rejected]] = []
         self._file_id = 0
-        self._unit_prefix = ""
         self.keyed_tables: set[str] = set()
         """Tables that received records with natural keys (to de-duplicate at the end)."""
         self._pending: dict[str, list[pa.Table]] = {}
         self._pending_rows = 0
-        self.result = FlushResult()
+        self.result = UnitResult()
 
     # -- unit lifecycle ------------------------------------------------------------------
-    def start_unit(self, file_id: int, unit_prefix: str = "") -> None:
+    def start_unit(self, file_id: int) -> None:
         self._file_id = file_id
-        self._unit_prefix = unit_prefix
-        self.result = FlushResult()
-
-    def add_many(self, source_type: str, records: list[Record]) -> None:
-        """Encode and write a batch of records."""
-        if records:
-            self.insert_encoded(encode_records(source_type, records, self._unit_prefix))
-            self.flush_inserts()
-
-    def reject(self, source_type: str | None, rejected: Rejected) -> None:
-        self._rejected.append((source_type, rejected))
-        if len(self._rejected) >= INSERT_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the pending quarantine rows."""
-        if not self._rejected:
-            return
-        by_source: dict[str | None, list[Rejected]] = {}
-        for source_type, item in self._rejected:
-            by_source.setdefault(source_type, []).append(item)
-        self._rejected = []
-        for source_type, items in by_source.items():
-            self.insert_quarantine(encode_rejected(source_type, items))
+        self.result = UnitResult()
 
     # -- inserting -----------------------------------------------------------------------
     def insert_quarantine(self, table: pa.Table) -> None:
