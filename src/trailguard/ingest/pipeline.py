@@ -238,8 +238,13 @@ class Ingest:
                 futures = [pool.submit(stream_root, index, item.job, spool)
                            for index, item in enumerate(plan)]
                 inbox = _Inbox(results, futures)
-                for index, item in enumerate(plan):
-                    self._consume(item, inbox.events(index))
+                try:
+                    for index, item in enumerate(plan):
+                        self._consume(item, inbox.events(index))
+                except BaseException:
+                    # Interrupted or failed: do not read the roots still queued.
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
         finally:
             shutil.rmtree(spool, ignore_errors=True)
 
