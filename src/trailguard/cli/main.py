@@ -24,6 +24,7 @@ from trailguard.errors import CaseError, QueryError, TrailGuardError
 EXIT_NOTHING_READ = 1
 EXIT_CASE = 3
 EXIT_QUERY = 4
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="trailguard",
@@ -99,6 +100,10 @@ def ingest(
         raise _fail(error, EXIT_CASE) from None
     except TrailGuardError as error:
         raise _fail(error, typer.BadParameter.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted:[/yellow] files already written stay in the case; "
+                  "running the same ingest again completes exactly the rest")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         out.print_json(json.dumps(report.to_json()))
     else:

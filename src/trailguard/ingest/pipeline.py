@@ -8,6 +8,7 @@ killed half-way leaves only whole units behind and a second run completes exactl
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -152,6 +153,10 @@ class Ingest:
         try:
             with collector_paused():
                 return self._run(paths)
+        except RuntimeError as error:
+            if "interrupted" in str(error).lower():  # DuckDB's word for Ctrl-C mid-statement
+                raise KeyboardInterrupt from error
+            raise
         finally:
             con.execute("SET memory_limit = ?", [previous[0]]).fetchall()
             con.execute("SET threads = ?", [int(previous[1])]).fetchall()
@@ -242,8 +247,9 @@ class Ingest:
                     for index, item in enumerate(plan):
                         self._consume(item, inbox.events(index))
                 except BaseException:
-                    # Interrupted or failed: do not read the roots still queued.
-                    pool.shutdown(wait=False, cancel_futures=True)
+                    # Interrupted or failed: drop the roots still queued, let the running
+                    # readers finish (their spool must outlive them), then give up.
+                    pool.shutdown(wait=True, cancel_futures=True)
                     raise
         finally:
             shutil.rmtree(spool, ignore_errors=True)
@@ -361,8 +367,10 @@ class Ingest:
         self.writer.discard_pending()
         self._open_unit = None
         if self._in_transaction:
-            self.con.execute("ROLLBACK")
             self._in_transaction = False
+            # DuckDB may have rolled back already (an interrupted statement ends it).
+            with contextlib.suppress(duckdb.TransactionException):
+                self.con.execute("ROLLBACK")
 
     def _end_unit(self, root: Root, parent_id: int | None, file_id: int, end: UnitEnd) -> None:
         result = self.writer.result

@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -242,9 +243,11 @@ _RESULTS: Any = None
 
 
 def start_worker(results: Any) -> None:
-    """Initialiser of a worker process: where to send events."""
+    """Initialiser of a worker process: where to send events. Ctrl-C is the main process's to
+    handle (it stops the queued work and rolls back what is unfinished)."""
     global _RESULTS
     _RESULTS = results
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def stream_root(index: int, job: RootJob, spool: str) -> None:
