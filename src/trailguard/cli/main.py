@@ -1,7 +1,7 @@
 """The `trailguard` command line (typer + rich).
 
 Exit codes: 0 success; 1 nothing at all could be read; 2 wrong usage; 3 case error;
-4 query error.
+4 query error; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ app = typer.Typer(
     name="trailguard",
     help="TrailGuard: from raw cloud and host logs to a traced incident.",
     epilog="Exit codes: 0 success; 1 nothing at all could be read; 2 wrong usage; "
-    "3 case missing or locked; 4 query refused or failed.",
+    "3 case missing or locked; 4 query refused or failed; 130 interrupted (run the same "
+    "ingest again to complete it).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
