@@ -58,3 +58,26 @@ def test_log_like_garbage(name: str, data: bytes) -> None:
 @given(data=st.binary(max_size=4000) | LOG_LIKE)
 def test_sniffers_never_raise(data: bytes) -> None:
     choose_parser(data, "fuzz.log")
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.binary(max_size=1500) | LOG_LIKE, min_size=1, max_size=4))
+def test_whole_ingest_never_crashes_and_accounts_for_everything(
+    tmp_path_factory: pytest.TempPathFactory, files: list[bytes]
+) -> None:
+    import gzip
+
+    from trailguard.ingest.pipeline import Ingest
+    from trailguard.store.case import Case
+
+    folder = tmp_path_factory.mktemp("evidence")
+    for number, data in enumerate(files):
+        (folder / f"f{number}.log").write_bytes(data)
+        (folder / f"f{number}.log.gz").write_bytes(gzip.compress(data)[: max(10, len(data))])
+    with Case.open(tmp_path_factory.mktemp("case"), create=True) as case:
+        summary = Ingest(case, workers=1).run([folder]).to_json()
+        stored = case.connection.execute("SELECT count(*) FROM events").fetchall()[0][0]
+    assert summary["records"] == summary["stored"] + summary["quarantined"] + \
+        summary["duplicates"]
+    assert stored == summary["stored"]
