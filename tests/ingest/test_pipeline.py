@@ -343,3 +343,27 @@ def test_compression_inside_compression_is_unwrapped(tmp_path: Path) -> None:
     report = ingest(tmp_path / "case", tmp_path / "twice.json.gz.bz2")
     assert report.stored == 5
     assert not report.problems
+
+
+def test_undecodable_bytes_in_names_and_keys_are_stored_escaped(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    odd = os.fsdecode(b"trail-\xff\xfe.json")
+    (evidence / odd).write_bytes(b'{"eventName": "A", "eventSource": "s3.amazonaws.com", '
+                                 b'"eventID": "id-\xff", "x\xfe": "v\xfd"}\n')
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.GNU_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as tar:
+        data = cloudtrail_lines(2)
+        info = tarfile.TarInfo(os.fsdecode(b"member-\xff.json"))
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (evidence / "bundle.tar").write_bytes(archive.getvalue())
+    report = ingest(tmp_path / "case", evidence)
+    assert_balanced(report)
+    assert report.stored == 3
+    with Case.open(tmp_path / "case") as case:
+        names = sorted(row[0] for row in case.connection.execute(
+            "SELECT path || '!' || member FROM files WHERE status = 'complete'").fetchall())
+    assert any("trail-\\xff\\xfe.json" in name for name in names)
+    assert any("member-\\xff.json" in name for name in names)

@@ -165,6 +165,19 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="backslashreplace")
 
 
+def clean_text(text: str) -> str:
+    """Text safe to store and print: undecodable bytes that Python carries as surrogate escapes
+    (file names, tar member names) become ``\\xNN``; other lone surrogates ``\\udXXX``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def too_long(number: int) -> Rejected:
     return Rejected(number, f"line longer than {MAX_LINE_BYTES} bytes", b"")
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from trailguard.errors import EvidenceError, SourceLocation
+from trailguard.ingest.base import clean_text
 
 _HASH_CHUNK = 1024 * 1024
 _PEEK = 512
@@ -55,6 +56,11 @@ class Root:
     sha256: str
     mtime: datetime
 
+    @property
+    def label(self) -> str:
+        """The path as text that can be stored and shown (odd bytes as ``\\xNN``)."""
+        return clean_text(str(self.path))
+
 
 @dataclass(slots=True)
 class Unit:
@@ -77,7 +83,7 @@ class Unit:
 
     @property
     def location(self) -> SourceLocation:
-        return SourceLocation(str(self.root.path), self.member)
+        return SourceLocation(self.root.label, self.member)
 
     @property
     def name(self) -> str:
@@ -273,7 +279,7 @@ def _zip_units(root: Root, member: str, stream: IO[bytes], seekable: IO[bytes] |
             for info in archive.infolist():
                 if info.is_dir():
                     continue
-                name = info.filename
+                name = clean_text(info.filename)
                 if name.startswith("__MACOSX/") or "/__MACOSX/" in name:
                     continue  # macOS resource forks, not evidence
                 path = f"{member}!{name}" if member else name
@@ -319,7 +325,8 @@ def _tar_units(root: Root, member: str, stream: IO[bytes], depth: int,
                 return
             if not info.isfile():
                 continue
-            path = f"{member}!{info.name}" if member else info.name
+            name = clean_text(info.name)
+            path = f"{member}!{name}" if member else name
             extracted = archive.extractfile(info)
             if extracted is None:
                 continue

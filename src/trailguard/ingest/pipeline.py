@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from trailguard.errors import CaseError, EvidenceError, SourceLocation, TrailGuardError
-from trailguard.ingest.base import PARSERS
+from trailguard.ingest.base import PARSERS, clean_text
 from trailguard.ingest.evidence import Root, find_roots, hash_root
 from trailguard.ingest.reader import (
     Event,
@@ -276,7 +276,7 @@ class Ingest:
                     self.writer.start_unit(file_id)
                 elif isinstance(event, ReaderFailure):
                     raise TrailGuardError(f"reading failed: {event.message}",
-                                          SourceLocation(str(root.path)))
+                                          SourceLocation(root.label))
                 elif isinstance(event, UnitEnd):
                     if event.status == "skipped":
                         self._count_previous_member(root_id, event.member)
@@ -296,7 +296,7 @@ class Ingest:
                         self._maybe_commit(batch.native.num_rows, batch.native.nbytes)
             if unit_open:
                 raise TrailGuardError("the reader stopped inside a file",
-                                      SourceLocation(str(root.path)))
+                                      SourceLocation(root.label))
         except BaseException:
             self._rollback()
             raise
@@ -308,7 +308,8 @@ class Ingest:
                               "archive holds no files")
         self.progress.root_done(item.size)
         for copy, original in [c for c in self._pending_copies if c[1] == root.path]:
-            self._count_previous_root(copy, self._root_id(copy.sha256), str(original))
+            self._count_previous_root(copy, self._root_id(copy.sha256),
+                                      clean_text(str(original)))
 
     def _purge_interrupted(self) -> None:
         """Remove what an interrupted run wrote of a unit it did not finish.
@@ -390,7 +391,7 @@ class Ingest:
             self._open_unit = None
         self.run_files.add(file_id)
         if end.message:
-            self.report.problem(str(root.path), end.member, end.message)
+            self.report.problem(root.label, end.member, end.message)
         self.report.files += 1
         if end.source_type:
             self.progress.records(end.quarantined)
@@ -400,7 +401,7 @@ class Ingest:
     def _root_recorded(self, root: Root) -> bool:
         return bool(self.con.execute(
             "SELECT 1 FROM files WHERE root_sha256 = ? AND member = '' AND path = ?",
-            [root.sha256, str(root.path)]).fetchall())
+            [root.sha256, root.label]).fetchall())
 
     def _root_id(self, sha256: str) -> int:
         rows = self.con.execute(
@@ -440,10 +441,10 @@ class Ingest:
             if source_type:
                 self.report.add(source_type, int(files), int(records or 0), 0, 0,
                                 int(records or 0), None, None)
-        if previous_path != str(root.path) and not self._root_recorded(root):
+        if previous_path != root.label and not self._root_recorded(root):
             self._insert_file(None, root, "", root.sha256, root.size, None, "duplicate",
                               f"same content as {previous_path}")
-        self.progress.note(f"already in the case: {root.path.name}")
+        self.progress.note(f"already in the case: {clean_text(root.path.name)}")
 
     def _count_previous_member(self, root_id: int | None, member: str) -> None:
         rows = self.con.execute(
@@ -474,7 +475,7 @@ class Ingest:
             "source_type, status, message, records, stored, quarantined, duplicates, "
             "first_time, last_time, ingested_at) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [file_id, parent_id, str(root.path), member, root.sha256, sha, size, source_type,
+            [file_id, parent_id, root.label, member, root.sha256, sha, size, source_type,
              status, message, records, stored, quarantined, duplicates, first, last,
              datetime.now(UTC).replace(tzinfo=None)],
         )

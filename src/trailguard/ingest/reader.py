@@ -170,8 +170,8 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
     root = unit.root
     source_type = parser_cls.NAME
     year = reference_year or (unit.mtime or root.mtime).year
-    context = ParseContext(str(root.path), unit.member, year)
-    prefix = hashlib.blake2b(f"{root.sha256}\x00{unit.member}".encode(),
+    context = ParseContext(root.label, unit.member, year)
+    prefix = hashlib.blake2b(f"{root.sha256}\x00{unit.member}".encode("utf-8", "surrogatepass"),
                              digest_size=8).hexdigest() + ":"
     records = quarantined = sequence = 0
     status, message = "complete", None

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from trailguard.ingest.base import clean_text
 from trailguard.ingest.timeparse import to_iso
 
 
@@ -66,7 +67,8 @@ class IngestReport:
         self.duplicates += duplicates
 
     def problem(self, path: str, member: str, message: str) -> None:
-        self.problems.append({"file": path, "member": member, "message": message})
+        self.problems.append({"file": clean_text(path), "member": clean_text(member),
+                              "message": clean_text(message)})
 
     @property
     def nothing_read(self) -> bool:

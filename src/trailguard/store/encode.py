@@ -13,6 +13,7 @@ the per-row overflow JSON.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,14 @@ def flatten(data: dict[str, Any], out: dict[str, str], prefix: str = "") -> None
             out[name] = _list_text(value)
 
 
+def _json_text(value: dict[str, str]) -> str:
+    """The overflow fields as JSON; text with undecodable bytes is escaped, never lost."""
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value)  # escapes lone surrogates as \\udcXX
+
+
 def _list_text(value: Any) -> str:
     """A list (or other non-scalar) as JSON text; the raw record keeps what JSON cannot say."""
     try:
@@ -98,7 +107,6 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
     overflow: list[str | None] = [None] * count
     uids: list[str] = []
     keyed = False
-    dumps = orjson.dumps
     for index, record in enumerate(records):
         extra: dict[str, str] | None = None
         stack: list[tuple[dict[str, Any], str]] = [(record.data, "")]
@@ -140,11 +148,12 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
                     extra = extra or {}
                     extra[name] = text
         if extra:
-            overflow[index] = dumps(extra).decode()
+            overflow[index] = _json_text(extra)
         if record.key:
             keyed = True
-            uids.append(hashlib.blake2b(f"{source_type}\x00{record.key}".encode(),
-                                        digest_size=16).hexdigest())
+            uids.append(hashlib.blake2b(
+                f"{source_type}\x00{record.key}".encode("utf-8", "surrogatepass"),
+                digest_size=16).hexdigest())
         else:
             uids.append(f"{unit_prefix}{first_sequence + index:x}")
     positions = pa.array([record.position for record in records], pa.int64())
