@@ -209,19 +209,20 @@ class Ingest:
             self._pending_copies.append((root, seen[root.sha256]))
             return None
         if self._known_roots is None:
-            self._known_roots = {}
-            for row in self.con.execute(
-                "SELECT root_sha256, id, path, status FROM files WHERE member = '' "
-                "AND parent_id IS NULL AND status <> 'duplicate' ORDER BY id DESC"
-            ).fetchall():
-                self._known_roots[str(row[0])] = (int(row[1]), str(row[2]), str(row[3]))
+            # Roots already in the case by content; the earliest row wins (read last here).
+            self._known_roots = {
+                str(row[0]): (int(row[1]), str(row[2]), str(row[3]))
+                for row in self.con.execute(
+                    "SELECT root_sha256, id, path, status FROM files WHERE member = '' "
+                    "AND parent_id IS NULL AND status <> 'duplicate' ORDER BY id DESC"
+                ).fetchall()
+            }
         known = self._known_roots.get(root.sha256)
-        found = [known] if known is not None else []
-        if found and found[0][2] != "reading":
-            self._count_previous_root(root, int(found[0][0]), str(found[0][1]))
+        if known is not None and known[2] != "reading":
+            self._count_previous_root(root, known[0], known[1])
             return None
         seen[root.sha256] = root.path
-        root_id = int(found[0][0]) if found else None
+        root_id = known[0] if known is not None else None
         skip: frozenset[str] = frozenset()
         if root_id is not None:
             rows = self.con.execute(
@@ -256,7 +257,8 @@ class Ingest:
 
     # -- writing what a reader produced --------------------------------------------------
     def _consume(self, item: _Planned, events: Iterator[Event]) -> None:
-        """Write one root's events. A unit's records and its files row always commit together."""
+        """Write one root's events. A unit counts as done only once its final files row is
+        committed (a unit committed in parts stays 'loading' until then)."""
         root = item.job.root
         root_id = item.root_id
         file_id = 0
