@@ -85,11 +85,13 @@ class SpilledBatch:
     quarantine: bool
 
     def load(self) -> EncodedBatch | QuarantineBatch:
+        """The batch, read back (memory-mapped) from its file, which is then removed.
+
+        Normal-view columns travel in the same file under names starting with ``\\x01``.
+        """
         with pa.memory_map(self.path) as source:
-            reader = pa.ipc.open_file(source)
-            tables = [reader.read_all()]
+            table = pa.ipc.open_file(source).read_all()
         os.unlink(self.path)
-        table = tables[0]
         if self.quarantine:
             return QuarantineBatch(table)
         native = table.select([n for n in table.column_names if not n.startswith("\x01")])
