@@ -367,3 +367,10 @@ def test_undecodable_bytes_in_names_and_keys_are_stored_escaped(tmp_path: Path) 
             "SELECT path || '!' || member FROM files WHERE status = 'complete'").fetchall())
     assert any("trail-\\xff\\xfe.json" in name for name in names)
     assert any("member-\\xff.json" in name for name in names)
+
+
+def test_reingest_repeats_what_was_said_about_the_files(tmp_path: Path) -> None:
+    (tmp_path / "empty.log").write_bytes(b"")
+    ingest(tmp_path / "case", tmp_path / "empty.log")
+    again = ingest(tmp_path / "case", tmp_path / "empty.log")
+    assert [p["message"] for p in again.problems] == ["empty file (already in the case)"]

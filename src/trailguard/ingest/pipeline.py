@@ -443,6 +443,13 @@ class Ingest:
             if source_type:
                 self.report.add(source_type, int(files), int(records or 0), 0, 0,
                                 int(records or 0), None, None)
+        # What was said about these files then still holds: say it again.
+        for member, message in self.con.execute(
+            "SELECT member, message FROM files WHERE (id = ? OR parent_id = ?) "
+            "AND message IS NOT NULL AND status <> 'container' ORDER BY id",
+            [root_id, root_id],
+        ).fetchall():
+            self.report.problem(root.label, str(member), f"{message} (already in the case)")
         if previous_path != root.label and not self._root_recorded(root):
             self._insert_file(None, root, "", root.sha256, root.size, None, "duplicate",
                               f"same content as {previous_path}")
