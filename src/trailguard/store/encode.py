@@ -100,13 +100,99 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
     A record without a natural key gets the uid ``<unit prefix><sequence>``: its order among
     the unit's records, so the same file always yields the same uids (positions alone may
     repeat, e.g. several records from one line).
+
+    Flat records (no nested mappings) that share their field names are turned into columns
+    together (a transposition done in C); the others are flattened one by one. Rows come
+    out grouped that way, each with its own uid, position and raw record.
     """
+    uids = [_uid(source_type, record, unit_prefix, first_sequence + index)
+            for index, record in enumerate(records)]
+    keyed = any(record.key for record in records)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, record in enumerate(records):
+        groups.setdefault(tuple(record.data), []).append(index)
+    parts: list[pa.Table] = []
+    order: list[int] = []
+    nested: list[int] = []
+    for names, members in groups.items():
+        table = _flat_group(names, [records[index].data for index in members])
+        if table is None:
+            nested.extend(members)
+        else:
+            parts.append(table)
+            order.extend(members)
+    if nested:
+        nested.sort()
+        parts.append(_nested_group([records[index] for index in nested]))
+        order.extend(nested)
+    ordered = [records[index] for index in order]
+    if not parts:
+        parts.append(pa.table({OVERFLOW: pa.nulls(0, pa.string())}))
+    native = stack_tables(parts) if len(parts) != 1 else parts[0]
+    positions = pa.array([record.position for record in ordered], pa.int64())
+    times = pa.array([record.time for record in ordered], pa.timestamp("us"))
+    uid_array = pa.array([uids[index] for index in order], pa.string())
+    system = pa.table({
+        UID: uid_array,
+        RECORD: positions,
+        TIME: times,
+        RAW: raw_array([record.raw for record in ordered]),
+    })
+    table = pa.Table.from_arrays([*system.columns, *native.columns],
+                                 names=[*system.column_names, *native.column_names])
+    normal = _normal_table(source_type, ordered, uid_array, positions, times)
+    return EncodedBatch(source_type, table, normal, keyed)
+
+
+def _uid(source_type: str, record: Record, unit_prefix: str, sequence: int) -> str:
+    if record.key:
+        return hashlib.blake2b(
+            f"{source_type}\x00{record.key}".encode("utf-8", "surrogatepass"),
+            digest_size=16).hexdigest()
+    return f"{unit_prefix}{sequence:x}"
+
+
+def _flat_group(names: tuple[Any, ...], datas: list[dict[str, Any]]) -> pa.Table | None:
+    """Columns of records that all have exactly these field names, or None when one of them
+    holds a nested mapping or a name that cannot be a column (the general path takes them)."""
+    if not all(type(name) is str and _column_worthy(name) for name in names):
+        return None
+    if any(type(value) is dict for value in datas[0].values()):
+        return None  # nested (the usual case for cloud audit records): no wasted work
+    columns: list[pa.Array] = []
+    for values in zip(*[data.values() for data in datas], strict=True):
+        try:
+            columns.append(pa.array(values, pa.string()))
+            continue
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+            pass
+        texts: list[str | None] = []
+        for value in values:
+            kind = type(value)
+            if kind is str or value is None:
+                texts.append(value)
+            elif kind is bool:
+                texts.append("true" if value else "false")
+            elif kind is int or kind is float:
+                texts.append(str(value))
+            elif isinstance(value, dict):
+                return None
+            else:
+                texts.append(_list_text(value))
+        columns.append(text_array(texts))
+    # A column that is null in every row is no field at all (as on the general path).
+    kept = [(name, column) for name, column in zip(names, columns, strict=True)
+            if column.null_count < len(column)]
+    return pa.table([*(column for _, column in kept), pa.nulls(len(datas), pa.string())],
+                    names=[*(name for name, _ in kept), OVERFLOW])
+
+
+def _nested_group(records: list[Record]) -> pa.Table:
+    """The general path: flatten each record's nested mappings to dotted paths."""
     count = len(records)
     native: dict[str, list[str | None]] = {}
     slots: dict[str, Any] = {}  # field name -> its value list, or _OVERFLOW
     overflow: list[str | None] = [None] * count
-    uids: list[str] = []
-    keyed = False
     for index, record in enumerate(records):
         extra: dict[str, str] | None = None
         stack: list[tuple[dict[str, Any], str]] = [(record.data, "")]
@@ -149,27 +235,29 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
                     extra[name] = text
         if extra:
             overflow[index] = _json_text(extra)
-        if record.key:
-            keyed = True
-            uids.append(hashlib.blake2b(
-                f"{source_type}\x00{record.key}".encode("utf-8", "surrogatepass"),
-                digest_size=16).hexdigest())
-        else:
-            uids.append(f"{unit_prefix}{first_sequence + index:x}")
-    positions = pa.array([record.position for record in records], pa.int64())
-    times = pa.array([record.time for record in records], pa.timestamp("us"))
-    uid_array = pa.array(uids, pa.string())
-    columns: dict[str, pa.Array] = {
-        UID: uid_array,
-        RECORD: positions,
-        TIME: times,
-        RAW: raw_array([record.raw for record in records]),
-        OVERFLOW: pa.array(overflow, pa.string()),
-    }
-    for name, values in native.items():
-        columns[name] = text_array(values)
-    normal = _normal_table(source_type, records, uid_array, positions, times)
-    return EncodedBatch(source_type, pa.table(columns), normal, keyed)
+    columns: dict[str, pa.Array] = {name: text_array(values) for name, values in native.items()}
+    columns[OVERFLOW] = pa.array(overflow, pa.string())
+    return pa.table(columns)
+
+
+def stack_tables(parts: list[pa.Table]) -> pa.Table:
+    """Tables with different columns one under the other; absent columns are null."""
+    names: dict[str, pa.DataType] = {}
+    for part in parts:
+        for field in part.schema:
+            names.setdefault(field.name, field.type)
+    columns = []
+    for name, kind in names.items():
+        chunks: list[pa.Array] = []
+        for part in parts:
+            index = part.schema.get_field_index(name)
+            if index < 0:
+                chunks.append(pa.nulls(part.num_rows, kind))
+            else:
+                chunks.extend(part.column(index).chunks)
+        chunks = [chunk.cast(kind) if chunk.type != kind else chunk for chunk in chunks]
+        columns.append(pa.concat_arrays(chunks) if chunks else pa.array([], kind))
+    return pa.table(columns, names=list(names))
 
 
 def _normal_table(source_type: str, records: list[Record], uids: pa.Array, positions: pa.Array,

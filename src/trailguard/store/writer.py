@@ -28,6 +28,7 @@ from trailguard.store.encode import (
     TIME,
     UID,
     EncodedBatch,
+    stack_tables,
 )
 from trailguard.store.schema import SYSTEM_COLUMNS, table_for
 
@@ -129,7 +130,7 @@ class CaseWriter:
         for table, parts in pending.items():
             # Queued batches go in as one INSERT: an INSERT into a wide table costs
             # milliseconds however few its rows.
-            arrow = parts[0] if len(parts) == 1 else _stack(parts)
+            arrow = parts[0] if len(parts) == 1 else stack_tables(parts)
             self.con.register("tg_batch", arrow)
             try:
                 insert = f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
@@ -254,26 +255,6 @@ def _merge_overflow(overflow: pa.Array, extras: list[tuple[str, pa.Array]]) -> p
             merged.update(added)
             rows[index] = orjson.dumps(merged).decode()
     return pa.array(rows, pa.string())
-
-
-def _stack(parts: list[pa.Table]) -> pa.Table:
-    """Tables with different columns one under the other; absent columns are null."""
-    names: dict[str, pa.DataType] = {}
-    for part in parts:
-        for field in part.schema:
-            names.setdefault(field.name, field.type)
-    columns = []
-    for name, kind in names.items():
-        chunks: list[pa.Array] = []
-        for part in parts:
-            index = part.schema.get_field_index(name)
-            if index < 0:
-                chunks.append(pa.nulls(part.num_rows, kind))
-            else:
-                chunks.extend(part.column(index).chunks)
-        chunks = [chunk.cast(kind) if chunk.type != kind else chunk for chunk in chunks]
-        columns.append(pa.concat_arrays(chunks) if chunks else pa.array([], kind))
-    return pa.table(columns, names=list(names))
 
 
 @lru_cache(maxsize=256)
