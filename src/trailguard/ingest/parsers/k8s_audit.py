@@ -104,7 +104,10 @@ class KubernetesAuditParser(SourceParser):
                 return 95
         if any(is_audit_event(value) for value in values):
             return 80
-        # A first document larger than the head: look at its text.
+        # A first document larger than the head: look at its text (JSON text only: rule
+        # files and notes that quote an audit event are not audit logs).
+        if head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] not in (b"{", b"["):
+            return 0
         if _AUDIT_API.search(head):
             return 85
         if _AUDIT_SHAPE.search(head) and b'"verb"' in head:
