@@ -51,7 +51,7 @@ __all__ = ["Ingest", "IngestReport", "choose_parser"]
 
 
 #: DuckDB's memory budget while ingesting (it spills beyond it).
-INGEST_MEMORY_LIMIT = os.environ.get("TRAILGUARD_INGEST_MEMORY_LIMIT", "256MB")
+INGEST_MEMORY_LIMIT = os.environ.get("TRAILGUARD_INGEST_MEMORY_LIMIT", "1GB")
 #: Below this much evidence a run stays in one process (starting workers costs ~0.5 s).
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 #: Records are committed every this many records or seconds: small files share a commit (it
@@ -157,6 +157,11 @@ class Ingest:
             if "interrupted" in str(error).lower():  # DuckDB's word for Ctrl-C mid-statement
                 raise KeyboardInterrupt from error
             raise
+        except duckdb.OutOfMemoryException as error:
+            raise CaseError(
+                f"DuckDB ran out of its ingest memory budget ({INGEST_MEMORY_LIMIT}); evidence "
+                "with very many distinct fields needs more: set TRAILGUARD_INGEST_MEMORY_LIMIT "
+                f"higher and run the same ingest again ({error})") from error
         finally:
             con.execute("SET memory_limit = ?", [previous[0]]).fetchall()
             con.execute("SET threads = ?", [int(previous[1])]).fetchall()

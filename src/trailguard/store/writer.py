@@ -7,12 +7,14 @@ columns (adding new VARCHAR columns as fields appear), sends what cannot be a co
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -136,7 +138,8 @@ class CaseWriter:
                 insert = f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
                 self.con.execute(insert).fetchall()
             finally:
-                self.con.unregister("tg_batch")
+                with contextlib.suppress(duckdb.Error):  # keep the insert's own error
+                    self.con.unregister("tg_batch")
 
     def _native_table(self, table: str, encoded: pa.Table) -> pa.Table:
         """Map an encoded batch's field columns onto the table's columns."""
