@@ -51,7 +51,11 @@ __all__ = ["Ingest", "IngestReport", "choose_parser"]
 
 
 #: DuckDB's memory budget while ingesting (it spills beyond it).
-INGEST_MEMORY_LIMIT = os.environ.get("TRAILGUARD_INGEST_MEMORY_LIMIT", "1GB")
+#: A fixed budget from the environment; by default it follows the widest table (DuckDB keeps a
+#: block per column of a table being appended to): 256 MB plus 512 KB per column.
+INGEST_MEMORY_LIMIT = os.environ.get("TRAILGUARD_INGEST_MEMORY_LIMIT", "")
+_BASE_MEMORY_MB = 256
+_MEMORY_PER_COLUMN_KB = 512
 #: Below this much evidence a run stays in one process (starting workers costs ~0.5 s).
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 #: Records are committed every this many records or seconds: small files share a commit (it
@@ -122,7 +126,7 @@ class Ingest:
         self.progress: Progress = progress or NoProgress()
         self.reference_year = reference_year
         self.workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
-        self.writer = CaseWriter(case)
+        self.writer = CaseWriter(case, on_widen=self._fit_memory)
         self.report = IngestReport()
         self.run_files: set[int] = set()
         """files.id of the units parsed in this run."""
@@ -133,6 +137,7 @@ class Ingest:
         self._pending_bytes = 0
         self._transaction_started = 0.0
         self._known_roots: dict[str, tuple[int, str, str]] | None = None
+        self._memory_mb = _BASE_MEMORY_MB
         self._open_unit: tuple[int, Root, int | None, str] | None = None
         """The unit being written whose files row is not in the case yet."""
         self._file_ids: int | None = None
@@ -144,8 +149,10 @@ class Ingest:
         # Ingest streams: a small DuckDB budget keeps memory flat however big the evidence,
         # and one DuckDB thread leaves the other cores to the readers (appends do not gain
         # from more threads: measured twice as fast with one on two cores).
+        self._memory_mb = _BASE_MEMORY_MB
         try:
-            con.execute("SET memory_limit = ?", [INGEST_MEMORY_LIMIT]).fetchall()
+            con.execute("SET memory_limit = ?",
+                        [INGEST_MEMORY_LIMIT or f"{self._memory_mb}MB"]).fetchall()
         except duckdb.Error as error:
             raise CaseError(f"bad TRAILGUARD_INGEST_MEMORY_LIMIT {INGEST_MEMORY_LIMIT!r}: "
                             f"{error}") from error
@@ -158,10 +165,11 @@ class Ingest:
                 raise KeyboardInterrupt from error
             raise
         except duckdb.OutOfMemoryException as error:
+            budget = INGEST_MEMORY_LIMIT or f"{self._memory_mb}MB"
             raise CaseError(
-                f"DuckDB ran out of its ingest memory budget ({INGEST_MEMORY_LIMIT}); evidence "
-                "with very many distinct fields needs more: set TRAILGUARD_INGEST_MEMORY_LIMIT "
-                f"higher and run the same ingest again ({error})") from error
+                f"DuckDB ran out of its ingest memory budget ({budget}); evidence with very "
+                "many distinct fields needs more: set TRAILGUARD_INGEST_MEMORY_LIMIT higher "
+                f"and run the same ingest again ({error})") from error
         finally:
             con.execute("SET memory_limit = ?", [previous[0]]).fetchall()
             con.execute("SET threads = ?", [int(previous[1])]).fetchall()
@@ -351,6 +359,16 @@ class Ingest:
             self._in_transaction = True
             self._pending_records = 0
             self._transaction_started = time.monotonic()
+
+    def _fit_memory(self, widest: int) -> None:
+        """Grow DuckDB's budget with the widest table (unless the user fixed it); the writer
+        calls this whenever a table gains columns, before it inserts into it."""
+        if INGEST_MEMORY_LIMIT:
+            return
+        needed = _BASE_MEMORY_MB + widest * _MEMORY_PER_COLUMN_KB // 1024
+        if needed > self._memory_mb:
+            self._memory_mb = needed
+            self.con.execute("SET memory_limit = ?", [f"{needed}MB"]).fetchall()
 
     def _maybe_commit(self, records: int, size: int = 0, force: bool = False) -> None:
         self._pending_records += records

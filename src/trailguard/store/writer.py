@@ -8,7 +8,7 @@ columns (adding new VARCHAR columns as fields appear), sends what cannot be a co
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -71,8 +71,10 @@ class _TableColumns:
 class CaseWriter:
     """Writes the records of one evidence unit at a time, in batches."""
 
-    def __init__(self, case: Case) -> None:
+    def __init__(self, case: Case, on_widen: Callable[[int], None] | None = None) -> None:
         self.case = case
+        self.on_widen = on_widen
+        """Told the widest table's column count whenever a table gains columns."""
         self.con = case.connection
         self._columns: dict[str, _TableColumns] = {}
         self._file_id = 0
@@ -211,6 +213,8 @@ class CaseWriter:
             self.con.execute(alter.sql("duckdb"))
             columns.exact.add(name)
             columns.folded[name.lower()] = name
+        if pending and self.on_widen is not None:
+            self.on_widen(max(len(each.exact) for each in self._columns.values()))
 
     # -- de-duplication ------------------------------------------------------------------
     def deduplicate(self) -> dict[int, int]:
