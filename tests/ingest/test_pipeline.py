@@ -374,3 +374,23 @@ def test_reingest_repeats_what_was_said_about_the_files(tmp_path: Path) -> None:
     ingest(tmp_path / "case", tmp_path / "empty.log")
     again = ingest(tmp_path / "case", tmp_path / "empty.log")
     assert [p["message"] for p in again.problems] == ["empty file (already in the case)"]
+
+
+def test_a_failing_write_stops_the_workers_without_hanging(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import trailguard.ingest.pipeline as pipeline
+    from trailguard.store.writer import CaseWriter
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for number in range(6):
+        (evidence / f"trail{number}.json").write_bytes(cloudtrail_lines(3000, f"w{number}"))
+
+    def broken(self: CaseWriter, batch: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(CaseWriter, "insert_encoded", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest(tmp_path / "case", evidence, workers=2)
+    assert not list((tmp_path / "case").glob(".spool-*"))

@@ -261,9 +261,15 @@ class Ingest:
                     for index, item in enumerate(plan):
                         self._consume(item, inbox.events(index))
                 except BaseException:
-                    # Interrupted or failed: drop the roots still queued, let the running
-                    # readers finish (their spool must outlive them), then give up.
-                    pool.shutdown(wait=True, cancel_futures=True)
+                    # Interrupted or failed: drop the roots still queued and let the running
+                    # readers finish, taking what they still send (a reader blocked on a full
+                    # pipe would never exit), before the spool goes.
+                    for future in futures:
+                        future.cancel()
+                    while not all(future.done() for future in futures):
+                        with contextlib.suppress(queue.Empty):
+                            results.get(timeout=0.2)
+                    pool.shutdown(wait=True)
                     raise
         finally:
             shutil.rmtree(spool, ignore_errors=True)
