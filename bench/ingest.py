@@ -13,6 +13,7 @@ Datasets (from ../shared/data, see ../shared/README.md):
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -78,6 +79,27 @@ def synthetic_cloudtrail(folder: Path, events: int) -> list[Path]:
     return paths
 
 
+def synthetic_s3_deliveries(folder: Path, files: int, per_file: int) -> list[Path]:
+    """Many small gzipped CloudTrail S3 delivery files, as a trail bucket export holds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 0
+    for index in range(files):
+        records = []
+        for _ in range(per_file):
+            number += 1
+            records.append({
+                "eventVersion": "1.08", "eventTime": f"2024-03-01T10:{number // 60 % 60:02d}:"
+                f"{number % 60:02d}Z", "eventSource": "s3.amazonaws.com",
+                "eventName": "GetObject", "eventID": f"s3-{number}",
+                "userIdentity": {"type": "IAMUser", "userName": f"u{number % 7}"},
+                "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
+                "requestParameters": {"bucketName": "payroll", "key": f"k/{number}"},
+            })
+        name = f"123456789012_CloudTrail_us-east-1_20240301T1000Z_{index:05d}.json.gz"
+        (folder / name).write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+    return [folder]
+
+
 def run(name: str, paths: list[Path], note: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="tg-bench-") as folder:
         result = subprocess.run(
@@ -102,7 +124,8 @@ def run(name: str, paths: list[Path], note: str) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="run one dataset (otrf-lsass, evtx, stratus, synthetic)")
+    parser.add_argument("--only",
+                        help="run one dataset (otrf-lsass, evtx, stratus, s3, synthetic)")
     parser.add_argument("--synthetic-events", type=int, default=100_000,
                         help="events in the 1× synthetic set (default 100,000)")
     args = parser.parse_args()
@@ -122,6 +145,11 @@ def main() -> None:
     for name, paths, note in plans:
         if args.only in (None, name):
             rows.append(run(name, paths, note))
+    if args.only in (None, "s3"):
+        with tempfile.TemporaryDirectory(prefix="tg-s3-") as folder:
+            rows.append(run("synthetic-s3-deliveries",
+                            synthetic_s3_deliveries(Path(folder), 2000, 10),
+                            "2,000 small .json.gz CloudTrail delivery files, 10 events each"))
     if args.only in (None, "synthetic"):
         with tempfile.TemporaryDirectory(prefix="tg-synth-") as folder:
             for scale in (1, 2, 4):

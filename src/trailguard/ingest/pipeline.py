@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from trailguard.errors import CaseError, EvidenceError, SourceLocation, TrailGuardError
 from trailguard.ingest.base import PARSERS, clean_text
@@ -74,6 +75,17 @@ class _Planned:
     job: RootJob
     size: int
     root_id: int | None  # an interrupted container being completed
+
+
+#: The files-table columns written by the pipeline, in the order of a queued row.
+_FILE_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("id", pa.int32()), ("parent_id", pa.int32()), ("path", pa.string()),
+    ("member", pa.string()), ("root_sha256", pa.string()), ("sha256", pa.string()),
+    ("size", pa.int64()), ("source_type", pa.string()), ("status", pa.string()),
+    ("message", pa.string()), ("records", pa.int64()), ("stored", pa.int64()),
+    ("quarantined", pa.int64()), ("duplicates", pa.int64()), ("first_time", pa.timestamp("us")),
+    ("last_time", pa.timestamp("us")), ("ingested_at", pa.timestamp("us")),
+]
 
 
 class _Inbox:
@@ -138,6 +150,7 @@ class Ingest:
         self._transaction_started = 0.0
         self._known_roots: dict[str, tuple[int, str, str]] | None = None
         self._memory_mb = _BASE_MEMORY_MB
+        self._file_rows: list[tuple[Any, ...]] = []
         self._open_unit: tuple[int, Root, int | None, str] | None = None
         """The unit being written whose files row is not in the case yet."""
         self._file_ids: int | None = None
@@ -209,6 +222,7 @@ class Ingest:
                 for item in plan:
                     self._consume(item, read_root(item.job))
             self._maybe_commit(0, force=True)
+            self._flush_files()  # rows written outside a unit (copies, empty archives)
         except BaseException:
             self._rollback()
             raise
@@ -323,6 +337,7 @@ class Ingest:
             raise
         con = self.con
         if root_id is not None:
+            self._flush_files()
             con.execute("UPDATE files SET status = 'container' WHERE id = ?", [root_id])
         elif not recorded and not self._root_recorded(root):  # an archive with nothing in it
             self._insert_file(None, root, "", root.sha256, root.size, None, "container",
@@ -391,12 +406,14 @@ class Ingest:
                 self._insert_file(parent_id, root, member, None, None, None, "loading", None,
                                   file_id=file_id)
                 self._open_unit = None
+            self._flush_files()
             self.con.execute("COMMIT")
             self._in_transaction = False
             self._pending_bytes = 0
 
     def _rollback(self) -> None:
         self.writer.discard_pending()
+        self._file_rows = []
         self._open_unit = None
         if self._in_transaction:
             self._in_transaction = False
@@ -408,6 +425,7 @@ class Ingest:
         result = self.writer.result
         stored = result.stored
         if self._open_unit is None:  # its 'loading' row went out with an earlier commit
+            self._flush_files()
             self.con.execute(
                 "UPDATE files SET sha256 = ?, size = ?, source_type = ?, status = ?, "
                 "message = ?, records = ?, stored = ?, quarantined = ?, first_time = ?, "
@@ -430,11 +448,13 @@ class Ingest:
                             result.first, result.last)
 
     def _root_recorded(self, root: Root) -> bool:
+        self._flush_files()
         return bool(self.con.execute(
             "SELECT 1 FROM files WHERE root_sha256 = ? AND member = '' AND path = ?",
             [root.sha256, root.label]).fetchall())
 
     def _root_id(self, sha256: str) -> int:
+        self._flush_files()
         rows = self.con.execute(
             "SELECT id FROM files WHERE root_sha256 = ? AND member = '' AND parent_id IS NULL "
             "AND status <> 'duplicate' ORDER BY id LIMIT 1", [sha256]).fetchall()
@@ -462,6 +482,7 @@ class Ingest:
 
     def _count_previous_root(self, root: Root, root_id: int, previous_path: str) -> None:
         """The same bytes were ingested before: every record is a duplicate."""
+        self._flush_files()
         rows = self.con.execute(
             "SELECT source_type, count(*), sum(records) FROM files "
             "WHERE (id = ? OR parent_id = ?) AND status <> 'container' GROUP BY source_type",
@@ -485,6 +506,7 @@ class Ingest:
         self.progress.note(f"already in the case: {clean_text(root.path.name)}")
 
     def _count_previous_member(self, root_id: int | None, member: str) -> None:
+        self._flush_files()
         rows = self.con.execute(
             "SELECT source_type, records FROM files WHERE parent_id = ? AND member = ?",
             [root_id, member]).fetchall()
@@ -506,15 +528,26 @@ class Ingest:
                      message: str | None, *, file_id: int | None = None, records: int = 0,
                      stored: int = 0, quarantined: int = 0, duplicates: int = 0,
                      first: datetime | None = None, last: datetime | None = None) -> int:
+        """Queue a files row; queued rows are written before anything reads or updates files,
+        and before every commit (one insert for many small files instead of one each)."""
         if file_id is None:
             file_id = self._next_file_id()
-        self.con.execute(
-            "INSERT INTO files (id, parent_id, path, member, root_sha256, sha256, size, "
-            "source_type, status, message, records, stored, quarantined, duplicates, "
-            "first_time, last_time, ingested_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [file_id, parent_id, root.label, member, root.sha256, sha, size, source_type,
+        self._file_rows.append(
+            (file_id, parent_id, root.label, member, root.sha256, sha, size, source_type,
              status, message, records, stored, quarantined, duplicates, first, last,
-             datetime.now(UTC).replace(tzinfo=None)],
-        )
+             datetime.now(UTC).replace(tzinfo=None)))
         return file_id
+
+    def _flush_files(self) -> None:
+        if not self._file_rows:
+            return
+        rows, self._file_rows = self._file_rows, []
+        columns = list(zip(*rows, strict=True))
+        table = pa.table({name: pa.array(values, kind) for (name, kind), values
+                          in zip(_FILE_COLUMNS, columns, strict=True)})
+        self.con.register("tg_files", table)
+        try:
+            self.con.execute("INSERT INTO files BY NAME SELECT * FROM tg_files").fetchall()
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister("tg_files")

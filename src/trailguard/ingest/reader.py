@@ -110,11 +110,33 @@ class ReaderFailure:
 Event = UnitStart | UnitEnd | EncodedBatch | QuarantineBatch | SpilledBatch | ReaderFailure
 
 
+#: A sniffer score that means "unmistakable" (see SourceParser.sniff).
+CERTAIN = 90
+_last_choice: list[type[SourceParser]] = []
+
+
 def choose_parser(head: bytes, name: str) -> type[SourceParser] | None:
-    """The most confident parser for a file's first bytes, or None."""
+    """The most confident parser for a file's first bytes, or None.
+
+    Evidence comes in runs of one format (a folder of S3 deliveries, an archive of logs): the
+    parser that took the previous file is asked first, and keeps the file when it is certain.
+    """
     for _, cls in PARSERS:
         if cls.MAGIC and head.startswith(cls.MAGIC):
             return cls
+    if _last_choice:
+        previous = _last_choice[0]
+        try:
+            if previous.sniff(head, name) >= CERTAIN:
+                return previous
+        except Exception:  # a sniffer bug must not stop the ingest
+            log.exception("sniffer of %s failed on %s", previous.NAME, name)
+    chosen = _best_parser(head, name)
+    _last_choice[:] = [chosen] if chosen is not None else []
+    return chosen
+
+
+def _best_parser(head: bytes, name: str) -> type[SourceParser] | None:
     best: tuple[int, str] = (0, "")
     for key, cls in PARSERS:
         try:
