@@ -165,6 +165,15 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="backslashreplace")
 
 
+def head_lines(head: bytes, limit: int) -> list[str]:
+    """The first ``limit`` complete, non-empty lines of a sniffing head, decoded (a last line
+    cut by the head's end is dropped)."""
+    lines = head.split(b"\n")
+    if len(head) >= SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]
+    return [decode(line).rstrip("\r") for line in lines if line.strip()][:limit]
+
+
 def clean_text(text: str) -> str:
     """Text safe to store and print: undecodable bytes that Python carries as surrogate escapes
     (file names, tar member names) become ``\\xNN``; other lone surrogates ``\\udXXX``."""

@@ -481,6 +481,11 @@ def _ip(value: Any) -> str | None:
     return value
 
 
+def _port(value: Any) -> int | None:
+    port = int_of(value)
+    return port if port and 0 < port < 65536 else None
+
+
 def _network(normal: dict[str, Any], data: dict[str, Any]) -> None:
     get = data.get
     source = get("IpAddress")
@@ -493,8 +498,7 @@ def _network(normal: dict[str, Any], data: dict[str, Any]) -> None:
     if source is not None:
         normal["src_ip"] = _ip(source)
     if source_port is not None:
-        port = int_of(source_port)
-        normal["src_port"] = port if port and 0 < port < 65536 else None
+        normal["src_port"] = _port(source_port)
     destination = get("DestinationIp")
     destination_port = get("DestinationPort")
     if destination is None:
@@ -503,8 +507,7 @@ def _network(normal: dict[str, Any], data: dict[str, Any]) -> None:
     if destination is not None:
         normal["dst_ip"] = _ip(destination)
     if destination_port is not None:
-        port = int_of(destination_port)
-        normal["dst_port"] = port if port and 0 < port < 65536 else None
+        normal["dst_port"] = _port(destination_port)
     protocol = get("Protocol")
     if protocol is not None and (source is not None or destination is not None):
         text = str(protocol).lower()

@@ -48,6 +48,7 @@ from trailguard.ingest.base import (
     Rejected,
     SourceParser,
     decode,
+    head_lines,
     int_of,
     iter_lines,
     text_of,
@@ -153,13 +154,10 @@ def _sniff_line(line: str) -> bool:
 
 
 def _head_lines(head: bytes) -> list[str]:
-    """The complete, non-empty lines of a sniffing head (a cut last line is dropped)."""
+    """The complete, non-empty lines of a sniffing head; none for binary data."""
     if b"\x00" in head[:4096]:
         return []
-    lines = head.split(b"\n")
-    if len(head) >= 65536 and len(lines) > 1:
-        lines = lines[:-1]
-    return [decode(line).rstrip("\r") for line in lines[:200] if line.strip()]
+    return head_lines(head, 200)
 
 
 def _now() -> datetime:

@@ -67,6 +67,7 @@ from trailguard.ingest.base import (
     Rejected,
     SourceParser,
     decode,
+    head_lines,
     int_of,
     iter_lines,
     text_of,
@@ -385,15 +386,6 @@ def _compact(normal: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in normal.items() if value is not None}
 
 
-def _sample_lines(head: bytes, limit: int = 20) -> list[str]:
-    """Complete, non-empty lines from the start of a file (the last, maybe cut, is dropped)."""
-    text = head.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    if len(head) >= 65536:
-        lines = lines[:-1]
-    return [line.rstrip("\r") for line in lines if line.strip()][:limit]
-
-
 @PARSERS.register("web_access")
 class WebAccessParser(SourceParser):
     NAME: ClassVar[str] = "web_access"
@@ -408,7 +400,7 @@ class WebAccessParser(SourceParser):
 
     @classmethod
     def sniff(cls, head: bytes, name: str) -> int:
-        lines = _sample_lines(head)
+        lines = head_lines(head, 20)
         if not lines:
             return 0
         directives = [line for line in lines if line.startswith("#")]
@@ -597,7 +589,7 @@ class WebErrorParser(SourceParser):
 
     @classmethod
     def sniff(cls, head: bytes, name: str) -> int:
-        lines = _sample_lines(head)
+        lines = head_lines(head, 20)
         if not lines:
             return 0
         hits = sum(
