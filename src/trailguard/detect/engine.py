@@ -1,0 +1,216 @@
+"""Running compiled rules over a case.
+
+Rules are grouped by route and table; each group shares scans: one query evaluates a batch of
+rules over the rows of the route (channel and event ids, syslog program …), returning for every
+row that any of them matches which ones did. A field the table lacks is supplied as a NULL column
+(DuckDB folds the comparisons away), and the full text of a row is computed only for groups with
+keyword rules. A batch that fails (an invalid regular expression, say) is re-run rule by rule so
+that only the faulty rule is reported, with its error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from trailguard.detect.dialects import render
+from trailguard.detect.logsources import Route
+from trailguard.detect.plan import FULLTEXT, SYSTEM_PREFIX, CaseTables, CompiledRoute, CompiledRule
+from trailguard.detect.vector import Batch, Text, evaluate, literal_needles
+
+BATCH = 48
+ROWS_PER_BATCH = 122_880
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rule: CompiledRule
+    source_type: str
+    uid: str
+    time: datetime | None
+    file_id: int
+    record: int
+
+
+@dataclass
+class RunStats:
+    queries: int = 0
+    groups: int = 0
+    skipped_groups: int = 0
+    errors: dict[str, str] = field(default_factory=dict)  # rule id -> error
+
+
+@dataclass
+class _Member:
+    rule: CompiledRule
+    compiled: CompiledRoute
+
+
+def _route_filter(route: Route, columns: dict[str, str]) -> exp.Expr | None:
+    """The rows of the route, or None when the table cannot hold any (a filter column is absent)."""
+    conditions: list[exp.Expr] = []
+    for column, values in route.where:
+        stored = columns.get(column.lower())
+        if stored is None:
+            return None
+        conditions.append(
+            exp.In(
+                this=exp.column(stored, quoted=True),
+                expressions=[exp.Literal.string(value) for value in values],
+            )
+        )
+    return exp.and_(*conditions) if conditions else exp.true()
+
+
+def _projection(columns: dict[str, str], name: str) -> exp.Expr:
+    """A column the rules read, as the route's rows provide it: stored, NULL, or full text."""
+    stored = columns.get(name.lower())
+    if stored is not None:
+        return exp.alias_(exp.column(stored, quoted=True), name, quoted=True)
+    if name == FULLTEXT:
+        natives = [c for c in columns.values() if not c.startswith(SYSTEM_PREFIX)]
+        text = (
+            exp.ConcatWs(expressions=[exp.Literal.string("\n")]
+                         + [exp.column(c, quoted=True) for c in natives])
+            if natives else exp.column("_raw", quoted=True)
+        )
+        return exp.alias_(text, FULLTEXT, quoted=True)
+    return exp.alias_(exp.cast(exp.null(), "VARCHAR"), name, quoted=True)
+
+
+def _rows_query(table: str, columns: dict[str, str], needed: Sequence[str],
+                where: exp.Expr) -> exp.Select:
+    """The route's rows with the columns its rules read (a field the table lacks is NULL)."""
+    projections: list[exp.Expr] = [exp.column(c) for c in ("_uid", "_time", "_file",
+                                                                 "_record")]
+    seen = {"_uid", "_time", "_file", "_record"}
+    for name in needed:
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            projections.append(_projection(columns, name))
+    return (
+        exp.select(*projections, copy=False)
+        .from_(exp.to_table(f"ev_{table}", quoted=True), copy=False)
+        .where(where.copy(), copy=False)
+    )
+
+
+def _fragment(member: _Member) -> exp.Expr:
+    """A compiled predicate as a node of a query: its DuckDB text, rendered by sqlglot from the
+    rule's tree when it was compiled (or read back from the compiled-rule cache)."""
+    return exp.Paren(this=exp.Var(this=member.compiled.sql()))
+
+
+def run_rules(
+    connection: duckdb.DuckDBPyConnection, rules: Sequence[CompiledRule], tables: CaseTables,
+    stats: RunStats | None = None, vectorised: bool = True,
+) -> Iterator[Match]:
+    """Every (rule, event) match of the given rules in the case."""
+    stats = stats if stats is not None else RunStats()
+    groups: dict[tuple[str, str], tuple[Route, list[_Member]]] = {}
+    for rule in rules:
+        for compiled in rule.routes:
+            for source_type in compiled.route.source_types:
+                if source_type in tables.columns:
+                    key = (compiled.route.label, source_type)
+                    groups.setdefault(key, (compiled.route, []))[1].append(_Member(rule, compiled))
+    for (_, table), (route, members) in groups.items():
+        columns = dict(tables.columns[table])
+        where = _route_filter(route, columns)
+        stats.groups += 1
+        if where is None or not _has_rows(connection, table, where):
+            stats.skipped_groups += 1
+            continue
+        if vectorised:
+            yield from _run_vectorised(connection, table, columns, where, members, stats)
+        else:
+            for start in range(0, len(members), BATCH):
+                yield from _run_sql(connection, table, columns, where,
+                                    members[start : start + BATCH], stats)
+
+
+def _has_rows(connection: duckdb.DuckDBPyConnection, table: str, where: exp.Expr) -> bool:
+    query = exp.select("1").from_(exp.to_table(f"ev_{table}", quoted=True)).where(where).limit(1)
+    return bool(connection.execute(render(query, "duckdb")).fetchall())
+
+
+def _run_vectorised(
+    connection: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str],
+    where: exp.Expr, members: Sequence[_Member], stats: RunStats,
+) -> Iterator[Match]:
+    needed = sorted({name for m in members for name in m.compiled.columns})
+    query = render(_rows_query(table, columns, needed, where), "duckdb")
+    stats.queries += 1
+    reader = connection.sql(query).to_arrow_reader(ROWS_PER_BATCH)
+    fallback: dict[int, _Member] = {}
+    needles: dict[Text, set[str]] = {}
+    for member in members:
+        program = member.compiled.vector_program()
+        if program is not None:
+            literal_needles(program, needles)
+    for record_batch in reader:
+        batch = Batch(pa.Table.from_batches([record_batch]))
+        batch.share_literals(needles)
+        uids = record_batch.column(0)
+        for index, member in enumerate(members):
+            if index in fallback or member.rule.loaded.id in stats.errors:
+                continue
+            program = member.compiled.vector_program()
+            if program is None:
+                fallback[index] = member
+                continue
+            try:
+                hits = evaluate(program, batch)
+            except (pa.ArrowException, ValueError) as error:
+                stats.errors[member.rule.loaded.id] = str(error).splitlines()[0]
+                continue
+            if len(hits):
+                yield from _matches(member, table, record_batch, uids, hits.tolist())
+    for member in fallback.values():
+        yield from _run_sql(connection, table, columns, where, [member], stats)
+
+
+def _matches(member: _Member, table: str, record_batch: pa.RecordBatch, uids: pa.Array,
+             rows: list[int]) -> Iterator[Match]:
+    times = record_batch.column(1)
+    files = record_batch.column(2)
+    records = record_batch.column(3)
+    for row in rows:
+        yield Match(member.rule, table, uids[row].as_py(), times[row].as_py(),
+                    files[row].as_py(), records[row].as_py())
+
+
+def _run_sql(
+    connection: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str],
+    where: exp.Expr, batch: Sequence[_Member], stats: RunStats,
+) -> Iterator[Match]:
+    """A batch of rules as one SQL query; on an error, each rule alone."""
+    needed = sorted({name for m in batch for name in m.compiled.columns})
+    source = _rows_query(table, columns, needed, where).subquery("rows", copy=False)
+    select = exp.select(
+        "_uid", "_time", "_file", "_record",
+        *(exp.alias_(_fragment(m), f"m{i}", copy=False) for i, m in enumerate(batch)),
+        copy=False,
+    ).from_(source, copy=False)
+    if not any(m.compiled.sql() == "TRUE" for m in batch):
+        select = select.where(exp.or_(*(_fragment(m) for m in batch), copy=False), copy=False)
+    try:
+        stats.queries += 1
+        rows = connection.execute(select.sql("duckdb")).fetchall()
+    except duckdb.Error as error:
+        if len(batch) == 1:
+            stats.errors[batch[0].rule.loaded.id] = str(error).splitlines()[0]
+            return
+        for member in batch:
+            yield from _run_sql(connection, table, columns, where, [member], stats)
+        return
+    for row in rows:
+        uid, time, file_id, record = row[0], row[1], row[2], row[3]
+        for index, member in enumerate(batch):
+            if row[4 + index]:
+                yield Match(member.rule, table, uid, time, file_id, record)
