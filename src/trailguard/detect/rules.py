@@ -1,15 +1,18 @@
 """Loading Sigma rules, filters and correlation rules from files and folders.
 
-Every YAML document is read with ``yaml.safe_load_all`` (through pySigma) and becomes a rule, a
+Every YAML document is read with PyYAML's safe loader (its C build) and becomes a rule, a
 filter, or a refusal that says which file and why. One collection holds the rules of all paths,
 so a correlation may refer to a rule in another file, and filters apply to every rule they name.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sigma.collection import SigmaCollection
@@ -22,6 +25,9 @@ RULE_SUFFIXES = (".yml", ".yaml")
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 
 AnyRule = SigmaRule | SigmaCorrelationRule
+
+if TYPE_CHECKING:
+    from trailguard.detect.cache import CompileCache
 
 
 @dataclass(frozen=True)
@@ -37,25 +43,56 @@ class Refusal:
 
 @dataclass
 class LoadedRule:
-    rule: AnyRule
+    """A rule with what alerts cite of it. `rule` is the pySigma object; it is None for a rule
+    whose compiled form came from the compiled-rule cache (`compiled` then holds it)."""
+
     path: Path
     source: str  # where the rule comes from: "builtin", "sigmahq" or "user"
+    id: str
+    name: str | None
+    title: str
+    level: str
+    author: str
+    tags: list[str]
+    rule: AnyRule | None = None
+    compiled: Any = None  # plan.CompiledRule read from the cache
+    cached_refusal: str | None = None  # why the cached rule was refused
+    file_sha256: str | None = None  # set when the rule's compiled form may be cached
+
+    @classmethod
+    def of(cls, rule: AnyRule, path: Path, source: str) -> LoadedRule:
+        rule_id = str(rule.id) if rule.id is not None else rule.name or f"{path}#{rule.title}"
+        return cls(
+            path=path,
+            source=source,
+            id=rule_id,
+            name=rule.name,
+            title=rule.title,
+            level=rule.level.name.lower() if rule.level else "",
+            author=rule.author or "",
+            tags=[str(tag) for tag in rule.tags],
+            rule=rule,
+        )
 
     @property
-    def id(self) -> str:
-        if self.rule.id is not None:
-            return str(self.rule.id)
-        if self.rule.name:
-            return self.rule.name
-        return f"{self.path}#{self.rule.title}"
-
-    @property
-    def author(self) -> str:
-        return self.rule.author or ""
+    def names(self) -> set[str]:
+        """Every reference a correlation may use for this rule: its id and its name."""
+        return {n for n in (self.id, self.name) if n}
 
     @property
     def is_correlation(self) -> bool:
         return isinstance(self.rule, SigmaCorrelationRule)
+
+    def describe(self) -> dict[str, str]:
+        """The rule as alerts cite it (DRL 1.1: the author goes wherever a match is shown)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "level": self.level,
+            "author": self.author,
+            "path": str(self.path),
+            "source": self.source,
+        }
 
 
 @dataclass
@@ -65,7 +102,7 @@ class RuleSet:
     files: int = 0
 
     def refuse(self, loaded: LoadedRule, reason: str) -> None:
-        self.refusals.append(Refusal(str(loaded.path), loaded.id, loaded.rule.title, reason))
+        self.refusals.append(Refusal(str(loaded.path), loaded.id, loaded.title, reason))
 
 
 def rule_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -84,64 +121,100 @@ def rule_files(paths: Iterable[Path]) -> Iterator[Path]:
                 yield candidate
 
 
-def _documents(path: Path) -> list[object]:
+_FILTER_DOCUMENT = re.compile(rb"^filter\s*:", re.MULTILINE)
+_CORRELATION_DOCUMENT = re.compile(rb"^correlation\s*:", re.MULTILINE)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C build of the safe loader
+
+
+def _read(path: Path) -> bytes:
     if path.stat().st_size > MAX_RULE_FILE_BYTES:
         raise ValueError(f"rule file larger than {MAX_RULE_FILE_BYTES // (1024 * 1024)} MiB")
-    with path.open("rb") as handle:
-        return [doc for doc in yaml.safe_load_all(handle) if doc is not None]
+    return path.read_bytes()
 
 
-def load_rules(paths: Iterable[tuple[Path, str]]) -> RuleSet:
-    """Rules from (path, source) pairs; what cannot be read is refused with its reason."""
+def _documents(data: bytes) -> list[object]:
+    return [doc for doc in yaml.load_all(data, Loader=_YAML_LOADER) if doc is not None]
+
+
+def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = None) -> RuleSet:
+    """Rules from (path, source) pairs; what cannot be read is refused with its reason.
+
+    With a cache, a rule file whose compiled form is cached is not parsed at all (unless a
+    filter is among the files: filters change rules, so then every file is parsed)."""
     ruleset = RuleSet()
     filters: list[SigmaFilter] = []
-    by_identity: dict[int, LoadedRule] = {}
     seen_ids: set[str] = set()
+    files: list[tuple[Path, str, bytes]] = []
     for root, source in paths:
         for path in rule_files([root]):
             ruleset.files += 1
             try:
-                documents = _documents(path)
-            except (OSError, ValueError, yaml.YAMLError) as error:
+                files.append((path, source, _read(path)))
+            except (OSError, ValueError) as error:
                 ruleset.refusals.append(Refusal(str(path), "", "", f"unreadable: {error}"))
+    if any(_FILTER_DOCUMENT.search(data) for _, _, data in files):
+        cache = None
+    for path, source, data in files:
+        sha256 = hashlib.sha256(data).hexdigest()
+        refused_before = len(ruleset.refusals)
+        cacheable = cache is not None and not _CORRELATION_DOCUMENT.search(data)
+        cached = cache.rules(sha256, path, source) if cache is not None and cacheable else None
+        loaded_rules = cached if cached is not None else _parse(ruleset, filters, path, source,
+                                                               data)
+        for loaded in loaded_rules:
+            if loaded.id in seen_ids:
+                ruleset.refuse(loaded, f"duplicate rule id {loaded.id}")
                 continue
-            dicts = [doc for doc in documents if isinstance(doc, dict)]
-            if len(dicts) != len(documents):
-                ruleset.refusals.append(
-                    Refusal(str(path), "", "", "a YAML document is not a mapping")
-                )
-            try:
-                collection = SigmaCollection.from_dicts(
-                    dicts, collect_errors=True, collect_filters=True, resolve_references=False
-                )
-            except (SigmaError, ValueError, TypeError, KeyError, AttributeError) as error:
-                ruleset.refusals.append(Refusal(str(path), "", "", f"invalid: {error}"))
-                continue
-            filters.extend(collection.filters)
-            for rule in collection.rules:
-                loaded = LoadedRule(rule, path, source)
-                if rule.errors:
-                    ruleset.refuse(loaded, "; ".join(str(e) for e in rule.errors))
-                    continue
-                if loaded.id in seen_ids:
-                    ruleset.refuse(loaded, f"duplicate rule id {loaded.id}")
-                    continue
-                seen_ids.add(loaded.id)
-                ruleset.rules.append(loaded)
-                by_identity[id(rule)] = loaded
+            seen_ids.add(loaded.id)
+            ruleset.rules.append(loaded)
+        if cached is None and cacheable and len(ruleset.refusals) == refused_before:
+            # Only a file read whole, every rule of it kept, is cached.
+            for loaded in loaded_rules:
+                loaded.file_sha256 = sha256
     _resolve(ruleset, filters)
     return ruleset
+
+
+def _parse(ruleset: RuleSet, filters: list[SigmaFilter], path: Path, source: str,
+           data: bytes) -> list[LoadedRule]:
+    try:
+        documents = _documents(data)
+    except yaml.YAMLError as error:
+        ruleset.refusals.append(Refusal(str(path), "", "", f"unreadable: {error}"))
+        return []
+    dicts = [doc for doc in documents if isinstance(doc, dict)]
+    if len(dicts) != len(documents):
+        ruleset.refusals.append(Refusal(str(path), "", "", "a YAML document is not a mapping"))
+    try:
+        collection = SigmaCollection.from_dicts(
+            dicts, collect_errors=True, collect_filters=True, resolve_references=False
+        )
+    except (SigmaError, ValueError, TypeError, KeyError, AttributeError) as error:
+        ruleset.refusals.append(Refusal(str(path), "", "", f"invalid: {error}"))
+        return []
+    filters.extend(collection.filters)
+    parsed = []
+    for rule in collection.rules:
+        loaded = LoadedRule.of(rule, path, source)
+        if rule.errors:
+            ruleset.refuse(loaded, "; ".join(str(e) for e in rule.errors))
+        else:
+            parsed.append(loaded)
+    return parsed
 
 
 def _resolve(ruleset: RuleSet, filters: list[SigmaFilter]) -> None:
     """Apply filters and tie correlations to the rules they name, refusing what fails."""
     rules: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = [
-        loaded.rule for loaded in ruleset.rules
+        loaded.rule for loaded in ruleset.rules if loaded.rule is not None
     ]
     collection = SigmaCollection(rules, resolve_references=False)
     kept: list[LoadedRule] = []
     for loaded in ruleset.rules:
         rule = loaded.rule
+        if rule is None:
+            kept.append(loaded)
+            continue
         try:
             if isinstance(rule, SigmaRule):
                 for sigma_filter in filters:

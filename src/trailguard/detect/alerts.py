@@ -1,0 +1,221 @@
+"""Alerts: stored in the case (table `alerts`) and written as JSON Lines, one alert per line.
+
+    {"time": ISO-8601, "rule": {"id", "title", "level", "author", "path", "source"},
+     "attack": {"techniques": [...], "tactics": [...]},
+     "event": {"source_type", "file", "record", "id"}, "entities": {...}}
+
+A correlation alert also has "correlation": {"type", "group", "value", "members": [event, …]}
+and its "event" is its first member. Every alert names the rule's author: SigmaHQ rules are
+under the Detection Rule License 1.1, which obliges whoever shows a match to credit them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import duckdb
+import orjson
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from trailguard.detect.attack import from_tags
+from trailguard.detect.rules import LoadedRule
+
+ALERTS_DDL = """
+CREATE TABLE alerts (
+    alert_id VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,          -- rule | correlation
+    time TIMESTAMP,
+    level VARCHAR,
+    rule_id VARCHAR NOT NULL,
+    rule_title VARCHAR,
+    rule_author VARCHAR,
+    rule_path VARCHAR,
+    rule_source VARCHAR,
+    techniques VARCHAR[],
+    tactics VARCHAR[],
+    source_type VARCHAR,
+    uid VARCHAR,                    -- the event (for a correlation: its first member)
+    members VARCHAR[],              -- a correlation's member events
+    correlation VARCHAR             -- JSON: type, group, value (correlations only)
+)
+"""
+
+# Normalised columns of `events` reported as an alert's entities.
+ENTITY_COLUMNS = (
+    "actor_principal", "actor_user", "actor_type", "actor_access_key", "actor_session",
+    "user_agent", "src_ip", "src_port", "dst_ip", "dst_port", "host", "instance_id",
+    "process_name", "process_cmdline", "process_guid", "process_user", "parent_name",
+    "parent_cmdline", "file_path", "url", "resource", "cloud_account", "cloud_region",
+    "cloud_service", "operation",
+)
+
+
+@dataclass(frozen=True)
+class EventRef:
+    source_type: str
+    uid: str
+    time: datetime | None
+    file_id: int | None
+    record: int | None
+
+
+@dataclass
+class Alert:
+    rule: LoadedRule
+    event: EventRef
+    members: tuple[EventRef, ...] = ()
+    correlation: dict[str, Any] | None = None
+    time: datetime | None = None
+
+    @property
+    def kind(self) -> str:
+        return "rule" if self.correlation is None else "correlation"
+
+    @property
+    def alert_id(self) -> str:
+        digest = hashlib.blake2b(digest_size=12)
+        digest.update(self.rule.id.encode())
+        for ref in (self.event, *self.members):
+            digest.update(b"\0" + ref.uid.encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class EventDetails:
+    """What an alert shows of its events: evidence file and record, and entities."""
+
+    files: dict[int, str] = field(default_factory=dict)
+    entities: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, connection: duckdb.DuckDBPyConnection, uids: Iterable[str]) -> EventDetails:
+        details = cls()
+        rows = connection.execute(
+            "SELECT id, path, member FROM files WHERE source_type IS NOT NULL"
+        ).fetchall()
+        details.files = {row[0]: row[1] + (f"!{row[2]}" if row[2] else "") for row in rows}
+        wanted = pa.table({"uid": pa.array(sorted(set(uids)), pa.string())})
+        if wanted.num_rows == 0:
+            return details
+        connection.register("wanted_alert_uids", wanted)
+        try:
+            query = (
+                exp.select("e.uid", *(f"e.{name}" for name in ENTITY_COLUMNS))
+                .from_("wanted_alert_uids AS w")
+                .join("events AS e", on="e.uid = w.uid")
+            )
+            cursor = connection.execute(query.sql("duckdb"))
+            for row in cursor.fetchall():
+                values = {
+                    name: value
+                    for name, value in zip(ENTITY_COLUMNS, row[1:], strict=True)
+                    if value is not None and value != ""
+                }
+                details.entities[row[0]] = values
+        finally:
+            connection.unregister("wanted_alert_uids")
+        return details
+
+    def event(self, ref: EventRef) -> dict[str, Any]:
+        return {
+            "source_type": ref.source_type,
+            "file": self.files.get(ref.file_id) if ref.file_id is not None else None,
+            "record": ref.record,
+            "id": ref.uid,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "") + "Z"
+
+
+def as_json(alert: Alert, details: EventDetails) -> dict[str, Any]:
+    rule = alert.rule
+    line: dict[str, Any] = {
+        "time": _iso(alert.time if alert.time is not None else alert.event.time),
+        "rule": rule.describe(),
+        "attack": from_tags(rule.tags).as_dict(),
+        "event": details.event(alert.event),
+        "entities": details.entities.get(alert.event.uid, {}),
+    }
+    if alert.correlation is not None:
+        merged: dict[str, Any] = {}
+        for member in alert.members:
+            for name, value in details.entities.get(member.uid, {}).items():
+                merged.setdefault(name, [])
+                if value not in merged[name]:
+                    merged[name].append(value)
+        line["entities"] = {k: v[0] if len(v) == 1 else v for k, v in merged.items()}
+        line["correlation"] = {
+            **alert.correlation,
+            "members": [
+                {**details.event(member), "time": _iso(member.time)} for member in alert.members
+            ],
+        }
+    return line
+
+
+def store(connection: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> None:
+    """Replace the case's alerts with these (a detection run recomputes all of them)."""
+    connection.execute("DROP TABLE IF EXISTS alerts")
+    connection.execute(ALERTS_DDL)
+    if not alerts:
+        return
+    by_id: dict[str, Alert] = {}
+    for alert in alerts:
+        by_id.setdefault(alert.alert_id, alert)
+    rows = list(by_id.items())
+    tags = [from_tags(alert.rule.tags) for _, alert in rows]
+    table = pa.table({
+        "alert_id": [alert_id for alert_id, _ in rows],
+        "kind": [alert.kind for _, alert in rows],
+        "time": pa.array([alert.time or alert.event.time for _, alert in rows],
+                         pa.timestamp("us")),
+        "level": [alert.rule.level for _, alert in rows],
+        "rule_id": [alert.rule.id for _, alert in rows],
+        "rule_title": [alert.rule.title for _, alert in rows],
+        "rule_author": [alert.rule.author for _, alert in rows],
+        "rule_path": [str(alert.rule.path) for _, alert in rows],
+        "rule_source": [alert.rule.source for _, alert in rows],
+        "techniques": [list(t.techniques) for t in tags],
+        "tactics": [list(t.tactics) for t in tags],
+        "source_type": [alert.event.source_type for _, alert in rows],
+        "uid": [alert.event.uid for _, alert in rows],
+        "members": [[m.uid for m in alert.members] for _, alert in rows],
+        "correlation": [
+            None if alert.correlation is None
+            else orjson.dumps(alert.correlation, default=str).decode()
+            for _, alert in rows
+        ],
+    })
+    connection.register("new_alerts", table)
+    try:
+        connection.execute("INSERT INTO alerts BY NAME SELECT * FROM new_alerts")
+    finally:
+        connection.unregister("new_alerts")
+
+
+def write_jsonl(handle: TextIO, alerts: Sequence[Alert], details: EventDetails) -> int:
+    written = 0
+    for line in iter_json(alerts, details):
+        handle.write(orjson.dumps(line, default=str).decode())
+        handle.write("\n")
+        written += 1
+    return written
+
+
+def iter_json(alerts: Sequence[Alert], details: EventDetails) -> Iterator[dict[str, Any]]:
+    ordered = sorted(alerts, key=lambda a: (_iso(a.time or a.event.time) or "", a.rule.id))
+    for alert in ordered:
+        yield as_json(alert, details)
+
+
+def output_path(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

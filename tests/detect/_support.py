@@ -1,0 +1,105 @@
+"""Helpers shared by the detection-compiler tests: build a case table, compile, run both paths.
+
+A case table here is what ingestion builds: ``ev_<source_type>`` with every field a VARCHAR column
+plus the system columns. Events are ``{event id: {field: text}}``; a field an event lacks is NULL,
+and the event id becomes ``_uid``, so a run's result is simply the set of matching event ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+from sigma.rule import SigmaRule
+
+from trailguard.detect.engine import RunStats, run_rules
+from trailguard.detect.plan import CaseTables, CompiledRule, compile_rule
+from trailguard.detect.rules import LoadedRule
+
+Events = Mapping[str, Mapping[str, str | None]]
+
+SYSTEM_COLUMNS = (
+    ('"_uid"', "VARCHAR"),
+    ('"_file"', "INTEGER"),
+    ('"_record"', "BIGINT"),
+    ('"_time"', "TIMESTAMP"),
+    ('"_raw"', "VARCHAR"),
+    ('"_overflow"', "VARCHAR"),
+)
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+PATHS = ("vectorised", "sql")
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_table(connection: duckdb.DuckDBPyConnection, source_type: str, events: Events,
+                 columns: Iterable[str] = ()) -> list[str]:
+    """``ev_<source_type>`` holding the events; its columns are the union of their fields and
+    `columns` (in first-seen order). Values go in as parameters, never as SQL text."""
+    names: dict[str, None] = dict.fromkeys(columns)
+    for fields in events.values():
+        names.update(dict.fromkeys(fields))
+    definition = [f"{quote_identifier(n)} VARCHAR" for n in names]
+    definition += [f"{name} {kind}" for name, kind in SYSTEM_COLUMNS]
+    table = quote_identifier(f"ev_{source_type}")
+    connection.execute(f"CREATE TABLE {table} ({', '.join(definition)})")
+    placeholders = ", ".join("?" for _ in range(len(names) + len(SYSTEM_COLUMNS)))
+    for record, (uid, fields) in enumerate(events.items(), start=1):
+        raw = " ".join(str(v) for v in fields.values() if v is not None)
+        row = [fields.get(n) for n in names] + [uid, 1, record, None, raw, None]
+        connection.execute(f"INSERT INTO {table} VALUES ({placeholders})", row)
+    return list(names)
+
+
+def load(text: str) -> LoadedRule:
+    """A user rule from YAML text (through `LoadedRule.of` where rules.py offers it)."""
+    rule = SigmaRule.from_yaml(text)
+    factory = getattr(LoadedRule, "of", None)
+    if factory is not None:
+        loaded: LoadedRule = factory(rule, Path("t.yml"), "user")
+        return loaded
+    return cast(Any, LoadedRule)(rule, Path("t.yml"), "user")  # type: ignore[no-any-return]
+
+
+def compiled(text: str) -> CompiledRule:
+    return compile_rule(load(text))
+
+
+def rule_yaml(detection: str, logsource: str = "product: windows") -> str:
+    """A complete rule around a `detection:` body (indented by the caller or not at all)."""
+    body = "\n".join("    " + line if line.strip() else line for line in detection.splitlines())
+    return (
+        "title: test rule\n"
+        "id: 0b7d3a42-1c1e-4a4c-9a43-5c1a2f0e0001\n"
+        "status: test\n"
+        f"logsource:\n    {logsource.replace(chr(10), chr(10) + '    ')}\n"
+        f"detection:\n{body}\n"
+        "level: medium\n"
+    )
+
+
+def run(connection: duckdb.DuckDBPyConnection, rules: Iterable[CompiledRule], path: str
+        ) -> tuple[set[str], RunStats]:
+    """Event ids matched by the rules on one engine path ("vectorised" or "sql")."""
+    stats = RunStats()
+    tables = CaseTables.read(connection)
+    matches = run_rules(connection, list(rules), tables, stats, vectorised=path == "vectorised")
+    return {match.uid for match in matches}, stats
+
+
+def matching(connection: duckdb.DuckDBPyConnection, rule: CompiledRule, path: str) -> set[str]:
+    """The event ids one rule matches; a rule error fails the test instead of matching nothing."""
+    found, stats = run(connection, [rule], path)
+    assert not stats.errors, stats.errors
+    return found
+
+
+def case_connection(events: Events, source_type: str = "windows_json",
+                    columns: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    create_table(connection, source_type, events, columns)
+    return connection
