@@ -41,3 +41,12 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RuntimeError(f"a test tried to reach the network: {address!r}")
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _private_folders(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never write the user's cache or data folders (compiled rules, SigmaHQ releases)."""
+    cache = tmp_path_factory.getbasetemp() / "trailguard-cache"
+    monkeypatch.setenv("TRAILGUARD_CACHE_DIR", str(cache))
+    monkeypatch.setenv("TRAILGUARD_DATA_DIR", str(tmp_path_factory.getbasetemp() / "data"))

@@ -30,8 +30,10 @@ def _consoles() -> tuple[Any, Any]:
     return out, err
 
 
-def check_report(paths: list[Path]) -> dict[str, Any]:
-    """{"rules", "compiled", "refused", "refusals": [{"path", "id", "reason"}]} for rule paths."""
+def check_report(paths: list[Path], per_rule: list[dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
+    """{"rules", "compiled", "refused", "refusals": [{"path", "id", "reason"}]} for rule paths;
+    `per_rule` (when given) receives one entry per rule: compiled with its routes, or refused."""
     from trailguard.detect.correlation import CorrelationError
     from trailguard.detect.correlation.rule import plan_of
     from trailguard.detect.plan import plan_rules
@@ -41,6 +43,12 @@ def check_report(paths: list[Path]) -> dict[str, Any]:
     plan = plan_rules(ruleset)
     refusals = [refusal.as_dict() for refusal in ruleset.refusals]
     compiled = len(plan.compiled)
+    if per_rule is not None:
+        per_rule.extend(
+            {"path": str(item.loaded.path), "id": item.loaded.id, "title": item.loaded.title,
+             "status": "compiled", "routes": [route.route.label for route in item.routes]}
+            for item in plan.compiled
+        )
     for loaded in ruleset.rules:
         if loaded.id in plan.refused:
             refusals.append({"path": str(loaded.path), "id": loaded.id,
@@ -52,6 +60,8 @@ def check_report(paths: list[Path]) -> dict[str, Any]:
             except CorrelationError as error:
                 refusals.append({"path": str(loaded.path), "id": loaded.id,
                                  "title": loaded.title, "reason": str(error)})
+    if per_rule is not None:
+        per_rule.extend({**refusal, "status": "refused"} for refusal in refusals)
     return {
         "files": ruleset.files,
         "rules": compiled + len(refusals),
@@ -65,6 +75,10 @@ def check_report(paths: list[Path]) -> dict[str, Any]:
 def rules_check(
     paths: Annotated[list[Path], typer.Argument(help="Rule files or folders.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write one JSON line per rule here: "
+                                  "compiled (with the routes it runs on) or refused (why).")
+    ] = None,
 ) -> None:
     """Compile every rule: compiled, or refused with the reason."""
     out, err = _consoles()
@@ -72,7 +86,13 @@ def rules_check(
     if missing:
         err.print(f"[bold red]error:[/bold red] no such file or folder: {shown(str(missing[0]))}")
         raise typer.Exit(2)
-    report = check_report(paths)
+    per_rule: list[dict[str, Any]] = []
+    report = check_report(paths, per_rule)
+    if report_file is not None:
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        with report_file.open("w", encoding="utf-8") as handle:
+            for entry in per_rule:
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return

@@ -74,7 +74,7 @@ def _projection(columns: dict[str, str], name: str) -> exp.Expr:
     if stored is not None:
         return exp.alias_(exp.column(stored, quoted=True), name, quoted=True)
     if name == FULLTEXT:
-        natives = [c for c in columns.values() if not c.startswith(SYSTEM_PREFIX)]
+        natives = [c for c in dict.fromkeys(columns.values()) if not c.startswith(SYSTEM_PREFIX)]
         text = (
             exp.ConcatWs(expressions=[exp.Literal.string("\n")]
                          + [exp.column(c, quoted=True) for c in natives])

@@ -102,9 +102,18 @@ SECURITY_4688_FIELDS = {
 }
 
 
+# Services SigmaHQ uses that pySigma's table does not name.
+EXTRA_WINDOWS_SERVICES: dict[str, str | list[str]] = {
+    "smbserver-connectivity": "Microsoft-Windows-SMBServer/Connectivity",
+    "smbserver-security": "Microsoft-Windows-SMBServer/Security",
+    "smbclient-connectivity": "Microsoft-Windows-SmbClient/Connectivity",
+}
+
+
 def _windows_entries() -> list[Entry]:
     entries = [Entry("windows", None, None, (Route("windows", WINDOWS_TABLES),))]
-    for service, channels in windows_logsource_mapping.items():
+    services = {**EXTRA_WINDOWS_SERVICES, **windows_logsource_mapping}
+    for service, channels in services.items():
         values = (channels,) if isinstance(channels, str) else tuple(channels)
         route = Route(f"windows/{service}", WINDOWS_TABLES, (("Channel", values),))
         entries.append(Entry("windows", None, service, (route,)))
@@ -208,6 +217,11 @@ KUBERNETES_ALIASES = {
     "capabilities": "requestObject.spec.containers",
 }
 
+# Sigma's generic network categories over the flows and DNS logs TrailGuard ingests.
+FIREWALL_ALIASES = {"src_ip": "srcaddr", "dst_ip": "dstaddr", "src_port": "srcport",
+                    "dst_port": "dstport"}
+DNS_ALIASES = {"answer": "answers", "record_type": "qtype_name"}
+
 ZEEK_SERVICES = ("conn", "dns", "http", "smb_files", "smb_mapping", "dce_rpc", "x509", "rdp",
                  "kerberos", "ssl", "ssh", "files", "notice", "weird", "ntlm", "ftp", "smtp",
                  "dhcp", "tunnel", "software", "pe", "intel")
@@ -233,6 +247,13 @@ def _other_entries() -> list[Entry]:
         Entry(None, None, "apache", (web, _web_error("apache"))),
         Entry(None, None, "nginx", (web, _web_error("nginx"))),
         Entry("zeek", None, None, (Route("zeek", ("zeek",)),)),
+        Entry(None, "firewall", None, (
+            Route("firewall/vpcflow", ("vpcflow_aliyun", "vpcflow_aws"),
+                  aliases=FIREWALL_ALIASES),
+        )),
+        Entry(None, "dns", None, (
+            Route("dns/zeek", ("zeek",), (("_path", ("dns",)),), aliases=DNS_ALIASES),
+        )),
     ]
     for service in ZEEK_SERVICES:
         route = Route(f"zeek/{service}", ("zeek",), (("_path", (service,)),))

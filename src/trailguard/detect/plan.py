@@ -47,6 +47,10 @@ class CaseTables:
         columns: dict[str, dict[str, str]] = {}
         for table, column in rows:
             columns.setdefault(table.removeprefix("ev_"), {})[column.lower()] = column
+        for found in columns.values():
+            # Sigma writes Windows Defender's "Threat Name" as ThreatName (names keep no spaces).
+            for key, column in list(found.items()):
+                found.setdefault(key.replace(" ", ""), column)
         return cls(columns)
 
 
