@@ -30,7 +30,6 @@ from trailguard.store.encode import (
     TIME,
     UID,
     EncodedBatch,
-    stack_tables,
 )
 from trailguard.store.schema import SYSTEM_COLUMNS, table_for
 
@@ -134,7 +133,9 @@ class CaseWriter:
         for table, parts in pending.items():
             # Queued batches go in as one INSERT: an INSERT into a wide table costs
             # milliseconds however few its rows.
-            arrow = parts[0] if len(parts) == 1 else stack_tables(parts)
+            # Absent columns become nulls; the parts' arrays are not copied.
+            arrow = parts[0] if len(parts) == 1 else pa.concat_tables(
+                parts, promote_options="permissive")
             self.con.register("tg_batch", arrow)
             try:
                 insert = f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
