@@ -325,6 +325,9 @@ class Ingest:
                     recorded = recorded or not event.member
                     self._maybe_commit(0)
                 else:
+                    # A unit committed in parts goes on in a new transaction: its rows and
+                    # its final files row must be committed together.
+                    self._begin()
                     batch = event.load() if isinstance(event, SpilledBatch) else event
                     if isinstance(batch, QuarantineBatch):
                         self.writer.insert_quarantine(batch.table)
