@@ -140,6 +140,10 @@ def _native_columns(records: list[Record]) -> dict[str, pa.Array]:
         extra: dict[str, str] | None = None
         stack: list[tuple[dict[Any, Any], str]] | None = None
         for key, value in record.data.items():
+            values = slots.get(key)
+            if type(value) is str and values is not None and values is not _OVERFLOW:
+                values[index] = value  # the usual case: text in a known column
+                continue
             if value is None:
                 continue
             if isinstance(value, dict):
@@ -147,7 +151,6 @@ def _native_columns(records: list[Record]) -> dict[str, pa.Array]:
                     stack = stack or []
                     stack.append((value, f"{key}."))
                 continue
-            values = slots.get(key)
             if values is None:
                 values = _slot(f"{key}", slots, native, count)
                 if type(key) is not str and values is not _OVERFLOW \
@@ -211,7 +214,8 @@ def _text_column(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
-        return text_array([None if value is None else _text(value) for value in values])
+        return text_array([value if value is None or type(value) is str else _text(value)
+                           for value in values])
 
 
 def _normal_table(source_type: str, records: list[Record], uids: pa.Array, positions: pa.Array,
