@@ -135,9 +135,10 @@ class CaseWriter:
         for table, parts in pending.items():
             # Queued batches go in as one INSERT: an INSERT into a wide table costs
             # milliseconds however few its rows.
-            # Absent columns become nulls; the parts' arrays are not copied.
+            # Absent columns become nulls; one contiguous array per column (DuckDB scans a
+            # column of many small chunks slowly).
             arrow = parts[0] if len(parts) == 1 else pa.concat_tables(
-                parts, promote_options="permissive")
+                parts, promote_options="permissive").combine_chunks()
             self.con.register("tg_batch", arrow)
             try:
                 insert = f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
