@@ -1,20 +1,16 @@
-"""The encoder's two paths (flat records by columns, nested ones one by one) agree."""
+"""The encoder stores every field of every record once: in its column or in the overflow."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trailguard.ingest.base import Record
-from trailguard.store.encode import (
-    OVERFLOW,
-    SYSTEM_SLOTS,
-    UID,
-    _nested_group,
-    encode_records,
-)
+from trailguard.store.encode import OVERFLOW, SYSTEM_SLOTS, UID, _text, encode_records
 
 KEYS = st.sampled_from(["a", "b", "A", "c.d", "_uid", "", "x" * 300, "tab\tkey", "é"])
 SCALARS = st.none() | st.booleans() | st.integers(-10, 10**20) | st.floats(allow_nan=False) \
@@ -24,34 +20,43 @@ VALUES = st.recursive(SCALARS, lambda inner: st.dictionaries(KEYS, inner, max_si
 RECORDS = st.lists(st.dictionaries(KEYS, VALUES, max_size=4), max_size=12)
 
 
-def rows(table: Any, uids: list[str]) -> dict[str, dict[str, Any]]:
-    """uid -> {column: value} without nulls, for comparing tables in any row order."""
-    data = table.to_pydict()
-    out: dict[str, dict[str, Any]] = {}
-    for index, uid in enumerate(uids):
-        out[uid] = {name: values[index] for name, values in data.items()
-                    if name not in SYSTEM_SLOTS and values[index] is not None}
-        out[uid][OVERFLOW] = data[OVERFLOW][index] if OVERFLOW in data else None
-    return out
+def leaves(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Every (dotted path, stored text) of a record, repeated paths included."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from leaves(value, f"{prefix}{key}.")
+        elif value is not None:
+            yield f"{prefix}{key}", _text(value)
 
 
 @settings(max_examples=300, deadline=None)
 @given(RECORDS)
-def test_flat_and_nested_paths_store_the_same_fields(datas: list[dict[str, Any]]) -> None:
+def test_every_field_is_stored_once(datas: list[dict[str, Any]]) -> None:
     records = [Record(position + 1, data, raw="{}") for position, data in enumerate(datas)]
     batch = encode_records("t", records, "u:")
-    uids = batch.native.column(UID).to_pylist()
-    assert sorted(uids) == sorted(f"u:{index:x}" for index in range(len(records)))
-    reference = _nested_group(records)
-    expected = rows(reference, [f"u:{index:x}" for index in range(len(records))])
-    assert rows(batch.native, uids) == expected
-    assert batch.normal.column("uid").to_pylist() == uids
+    native = batch.native.to_pydict()
+    assert native[UID] == [f"u:{index:x}" for index in range(len(records))]
+    for index, data in enumerate(datas):
+        stored = [(name, values[index]) for name, values in native.items()
+                  if name not in SYSTEM_SLOTS and values[index] is not None]
+        overflow = native[OVERFLOW][index]
+        stored += list(orjson.loads(overflow).items()) if overflow else []
+        assert sorted(stored) == sorted(leaves(data))
+    assert batch.normal.column("uid").to_pylist() == native[UID]
 
 
-def test_records_of_one_shape_become_columns_at_once() -> None:
+def test_values_become_text() -> None:
     records = [Record(n, {"EventID": n, "Image": f"c:\\\\{n}.exe", "Flag": n % 2 == 0,
-                          "Gone": None}, raw="{}") for n in range(1, 4)]
+                          "Gone": None, "List": [n]}, raw="{}") for n in range(1, 4)]
     native = encode_records("t", records, "u:").native.to_pydict()
     assert native["EventID"] == ["1", "2", "3"]
     assert native["Flag"] == ["false", "true", "false"]
+    assert native["List"] == ["[1]", "[2]", "[3]"]
     assert "Gone" not in native
+
+
+def test_a_repeated_dotted_path_goes_to_the_overflow() -> None:
+    records = [Record(1, {"c": {"d": "nested"}, "c.d": "top"}, raw="{}")]
+    native = encode_records("t", records, "u:").native.to_pydict()
+    assert native["c.d"] == ["top"]
+    assert orjson.loads(native[OVERFLOW][0]) == {"c.d": "nested"}

@@ -193,6 +193,8 @@ def too_long(number: int) -> Rejected:
 
 def text_of(value: Any) -> str | None:
     """A field value as text for the normalised view ('' and '-' count as absent)."""
+    if type(value) is str:  # the usual case, first
+        return value if value and value != "-" else None
     if value is None:
         return None
     if isinstance(value, bool):

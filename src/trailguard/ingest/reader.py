@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 #: A unit's records are encoded in batches of at most this many records or raw bytes.
 BATCH_RECORDS = 20_000
 BATCH_BYTES = 24 * 1024 * 1024
+#: The first batch of a unit is smaller (later ones grow to the full size), so that the writer
+#: starts while the reader is still reading.
+FIRST_BATCH_RECORDS = 2_000
 
 
 @dataclass(slots=True)
@@ -201,6 +204,7 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
     status, message = "complete", None
     batch: list[Record] = []
     batch_bytes = 0
+    batch_limit = FIRST_BATCH_RECORDS
     rejected: list[Rejected] = []
     parse_stream = io.BufferedReader(_Chain(head, stream))
     items = parser_cls().parse(parse_stream, context)
@@ -222,11 +226,12 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
         if type(item) is Record or isinstance(item, Record):
             batch.append(item)
             batch_bytes += len(item.raw)
-            if len(batch) >= BATCH_RECORDS or batch_bytes >= BATCH_BYTES:
+            if len(batch) >= batch_limit or batch_bytes >= BATCH_BYTES:
                 yield encode_records(source_type, batch, prefix, sequence)
                 records += len(batch)
                 sequence += len(batch)
                 batch, batch_bytes = [], 0
+                batch_limit = min(batch_limit * 4, BATCH_RECORDS)
         else:
             rejected.append(item)
             records += 1

@@ -22,7 +22,6 @@ import pyarrow as pa
 
 from trailguard.ingest.base import Record, Rejected, int_of
 from trailguard.store.schema import (
-    INTEGER_COLUMNS,
     MAX_COLUMN_NAME,
     NORMAL_COLUMNS,
     SYSTEM_COLUMNS,
@@ -36,7 +35,7 @@ QUARANTINE_RAW_LIMIT = 64 * 1024
 
 _ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
                 "TIMESTAMP": pa.timestamp("us")}
-_OVERFLOW = object()
+_OVERFLOW: Any = object()
 
 
 @dataclass(slots=True)
@@ -100,47 +99,21 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
     A record without a natural key gets the uid ``<unit prefix><sequence>``: its order among
     the unit's records, so the same file always yields the same uids (positions alone may
     repeat, e.g. several records from one line).
-
-    Flat records (no nested mappings) that share their field names are turned into columns
-    together (a transposition done in C); the others are flattened one by one. Rows come
-    out grouped that way, each with its own uid, position and raw record.
     """
-    uids = [_uid(source_type, record, unit_prefix, first_sequence + index)
-            for index, record in enumerate(records)]
+    uids = pa.array([_uid(source_type, record, unit_prefix, first_sequence + index)
+                     for index, record in enumerate(records)], pa.string())
     keyed = any(record.key for record in records)
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for index, record in enumerate(records):
-        groups.setdefault(tuple(record.data), []).append(index)
-    parts: list[pa.Table] = []
-    order: list[int] = []
-    nested: list[int] = []
-    for names, members in groups.items():
-        table = _flat_group(names, [records[index].data for index in members])
-        if table is None:
-            nested.extend(members)
-        else:
-            parts.append(table)
-            order.extend(members)
-    if nested:
-        nested.sort()
-        parts.append(_nested_group([records[index] for index in nested]))
-        order.extend(nested)
-    ordered = [records[index] for index in order]
-    if not parts:
-        parts.append(pa.table({OVERFLOW: pa.nulls(0, pa.string())}))
-    native = stack_tables(parts) if len(parts) != 1 else parts[0]
-    positions = pa.array([record.position for record in ordered], pa.int64())
-    times = pa.array([record.time for record in ordered], pa.timestamp("us"))
-    uid_array = pa.array([uids[index] for index in order], pa.string())
-    system = pa.table({
-        UID: uid_array,
+    positions = pa.array([record.position for record in records], pa.int64())
+    times = pa.array([record.time for record in records], pa.timestamp("us"))
+    columns = _native_columns(records)
+    table = pa.table({
+        UID: uids,
         RECORD: positions,
         TIME: times,
-        RAW: raw_array([record.raw for record in ordered]),
+        RAW: raw_array([record.raw for record in records]),
+        **columns,
     })
-    table = pa.Table.from_arrays([*system.columns, *native.columns],
-                                 names=[*system.column_names, *native.column_names])
-    normal = _normal_table(source_type, ordered, uid_array, positions, times)
+    normal = _normal_table(source_type, records, uids, positions, times)
     return EncodedBatch(source_type, table, normal, keyed)
 
 
@@ -152,112 +125,97 @@ def _uid(source_type: str, record: Record, unit_prefix: str, sequence: int) -> s
     return f"{unit_prefix}{sequence:x}"
 
 
-def _flat_group(names: tuple[Any, ...], datas: list[dict[str, Any]]) -> pa.Table | None:
-    """Columns of records that all have exactly these field names, or None when one of them
-    holds a nested mapping or a name that cannot be a column (the general path takes them)."""
-    if not all(type(name) is str and _column_worthy(name) for name in names):
-        return None
-    if any(type(value) is dict for value in datas[0].values()):
-        return None  # nested (the usual case for cloud audit records): no wasted work
-    columns: list[pa.Array] = []
-    for values in zip(*[data.values() for data in datas], strict=True):
-        try:
-            columns.append(pa.array(values, pa.string()))
-            continue
-        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
-            pass
-        texts: list[str | None] = []
-        for value in values:
-            kind = type(value)
-            if kind is str or value is None:
-                texts.append(value)
-            elif kind is bool:
-                texts.append("true" if value else "false")
-            elif kind is int or kind is float:
-                texts.append(str(value))
-            elif isinstance(value, dict):
-                return None
-            else:
-                texts.append(_list_text(value))
-        columns.append(text_array(texts))
-    # A column that is null in every row is no field at all (as on the general path).
-    kept = [(name, column) for name, column in zip(names, columns, strict=True)
-            if column.null_count < len(column)]
-    return pa.table([*(column for _, column in kept), pa.nulls(len(datas), pa.string())],
-                    names=[*(name for name, _ in kept), OVERFLOW])
+def _native_columns(records: list[Record]) -> dict[str, pa.Array]:
+    """One column per field name (dotted path) of the batch, plus the overflow column.
 
-
-def _nested_group(records: list[Record]) -> pa.Table:
-    """The general path: flatten each record's nested mappings to dotted paths."""
+    Values go straight into per-column lists (top-level fields first, nested mappings after
+    them, last one first); each list becomes an Arrow column in one call, and only a column
+    holding something other than text is converted value by value (see :func:`flatten`).
+    """
     count = len(records)
-    native: dict[str, list[str | None]] = {}
     slots: dict[str, Any] = {}  # field name -> its value list, or _OVERFLOW
+    native: dict[str, list[Any]] = {}
     overflow: list[str | None] = [None] * count
     for index, record in enumerate(records):
         extra: dict[str, str] | None = None
-        stack: list[tuple[dict[str, Any], str]] = [(record.data, "")]
-        while stack:
+        stack: list[tuple[dict[Any, Any], str]] | None = None
+        for key, value in record.data.items():
+            values = slots.get(key)
+            if type(value) is str and values is not None and values is not _OVERFLOW:
+                values[index] = value  # the usual case: text in a known column
+                continue
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                if value:
+                    stack = stack or []
+                    stack.append((value, f"{key}."))
+                continue
+            if values is None:
+                values = _slot(f"{key}", slots, native, count)
+                if type(key) is not str and values is not _OVERFLOW \
+                        and values[index] is not None:  # the key 1 after the key "1"
+                    values = _OVERFLOW
+            if values is _OVERFLOW:
+                extra = extra or {}
+                extra[f"{key}"] = _text(value)
+            else:
+                values[index] = value
+        while stack:  # nested fields: a dotted path may repeat one seen before
             data, path = stack.pop()
             for key, value in data.items():
+                if value is None:
+                    continue
                 name = f"{path}{key}"
-                kind = type(value)
-                if kind is str:
-                    text = value
-                elif kind is dict:
+                if isinstance(value, dict):
                     if value:
                         stack.append((value, name + "."))
                     continue
-                elif value is None:
-                    continue
-                elif kind is bool:
-                    text = "true" if value else "false"
-                elif kind is int or kind is float:
-                    text = str(value)
-                elif isinstance(value, dict):
-                    if value:
-                        stack.append((dict(value), name + "."))
-                    continue
-                else:
-                    text = _list_text(value)
                 values = slots.get(name)
                 if values is None:
-                    if _column_worthy(name):
-                        values = slots[name] = native[name] = [None] * count
-                    else:
-                        values = slots[name] = _OVERFLOW
-                if values is _OVERFLOW:
+                    values = _slot(name, slots, native, count)
+                if values is not _OVERFLOW and values[index] is None:
+                    values[index] = value
+                else:
                     extra = extra or {}
-                    extra[name] = text
-                elif values[index] is None:  # type: ignore[index]
-                    values[index] = text  # type: ignore[index]
-                else:  # the same dotted path twice (a key that itself contains a dot)
-                    extra = extra or {}
-                    extra[name] = text
+                    extra[name] = _text(value)
         if extra:
             overflow[index] = _json_text(extra)
-    columns: dict[str, pa.Array] = {name: text_array(values) for name, values in native.items()}
+    columns = {name: _text_column(values) for name, values in native.items()}
     columns[OVERFLOW] = pa.array(overflow, pa.string())
-    return pa.table(columns)
+    return columns
 
 
-def stack_tables(parts: list[pa.Table]) -> pa.Table:
-    """Tables with different columns one under the other; absent columns are null."""
-    names: dict[str, pa.DataType] = {}
-    for part in parts:
-        for field in part.schema:
-            names.setdefault(field.name, field.type)
-    columns = []
-    for name, kind in names.items():
-        chunks: list[pa.Array] = []
-        for part in parts:
-            index = part.schema.get_field_index(name)
-            if index < 0:
-                chunks.append(pa.nulls(part.num_rows, kind))
-            else:
-                chunks.extend(part.column(index).chunks)
-        chunks = [chunk.cast(kind) if chunk.type != kind else chunk for chunk in chunks]
-        columns.append(pa.concat_arrays(chunks) if chunks else pa.array([], kind))
-    return pa.table(columns, names=list(names))
+def _slot(name: str, slots: dict[str, Any], native: dict[str, list[Any]], count: int) -> Any:
+    """The value list of a new field name (or _OVERFLOW when it cannot be a column)."""
+    values = slots.get(name)
+    if values is None:
+        if _column_worthy(name):
+            values = slots[name] = native[name] = [None] * count
+        else:
+            values = slots[name] = _OVERFLOW
+    return values
+
+
+def _text(value: Any) -> str:
+    """A field value as stored: text as is, booleans as ``true``/``false``, numbers as Python
+    writes them, anything else as JSON."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return str(value)
+    return _list_text(value)
+
+
+def _text_column(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return text_array([value if value is None or type(value) is str else _text(value)
+                           for value in values])
 
 
 def _normal_table(source_type: str, records: list[Record], uids: pa.Array, positions: pa.Array,
@@ -279,19 +237,28 @@ def _normal_table(source_type: str, records: list[Record], uids: pa.Array, posit
                 if name not in NORMAL_COLUMNS:
                     continue
                 target = values[name] = [None] * count
-            if name in INTEGER_COLUMNS:
-                number = int_of(value)
-                if number is not None and NORMAL_COLUMNS[name] == "INTEGER" \
-                        and not -(2**31) <= number < 2**31:
-                    number = None
-                target[index] = number
-            else:
-                target[index] = value if type(value) is str else str(value)
+            target[index] = value
     for name, items in values.items():
-        kind = NORMAL_COLUMNS[name]
-        columns[name] = text_array(items) if kind == "VARCHAR" \
-            else pa.array(items, _ARROW_TYPES[kind])
+        columns[name] = _normal_column(NORMAL_COLUMNS[name], items)
     return pa.table(columns)
+
+
+def _normal_column(kind: str, items: list[Any]) -> pa.Array:
+    """One normalised column in one call; only a column with other values than its type's
+    (numbers as text, text as numbers, out-of-range numbers) is converted value by value."""
+    arrow_type = _ARROW_TYPES[kind]
+    try:
+        return pa.array(items, arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError, OverflowError):
+        pass
+    if kind == "VARCHAR":
+        return text_array([item if item is None or type(item) is str else str(item)
+                           for item in items])
+    numbers = [None if item is None else int_of(item) for item in items]
+    if kind == "INTEGER":
+        numbers = [number if number is None or -(2**31) <= number < 2**31 else None
+                   for number in numbers]
+    return pa.array(numbers, arrow_type)
 
 
 def encode_rejected(source_type: str | None, rejected: list[Rejected]) -> pa.Table:

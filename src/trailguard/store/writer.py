@@ -30,7 +30,6 @@ from trailguard.store.encode import (
     TIME,
     UID,
     EncodedBatch,
-    stack_tables,
 )
 from trailguard.store.schema import SYSTEM_COLUMNS, table_for
 
@@ -53,6 +52,8 @@ class _TableColumns:
     def __init__(self, names: Iterable[str]) -> None:
         self.exact: set[str] = set(names)
         self.folded: dict[str, str] = {name.lower(): name for name in self.exact}
+        self.created = True
+        """Whether the table exists in the case (a new one is created with its first batch)."""
 
     def resolve(self, name: str, pending: dict[str, str]) -> str | None:
         """The column a field goes to (maybe new, in ``pending``), or None for overflow."""
@@ -134,7 +135,10 @@ class CaseWriter:
         for table, parts in pending.items():
             # Queued batches go in as one INSERT: an INSERT into a wide table costs
             # milliseconds however few its rows.
-            arrow = parts[0] if len(parts) == 1 else stack_tables(parts)
+            # Absent columns become nulls; one contiguous array per column (DuckDB scans a
+            # column of many small chunks slowly).
+            arrow = parts[0] if len(parts) == 1 else pa.concat_tables(
+                parts, promote_options="permissive").combine_chunks()
             self.con.register("tg_batch", arrow)
             try:
                 insert = f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
@@ -190,27 +194,32 @@ class CaseWriter:
                 "SELECT column_name FROM information_schema.columns "
                 "WHERE table_schema = 'main' AND table_name = ?", [table]
             ).fetchall()
-            if not exists:
-                definitions = [
-                    exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
-                                  kind=exp.DataType.build(kind))
-                    for name, kind in SYSTEM_COLUMNS.items()
-                ]
-                self.con.execute(exp.Create(
-                    this=exp.Schema(this=exp.to_table(table), expressions=definitions),
-                    kind="TABLE", exists=True).sql("duckdb"))
             names = [row[0] for row in exists if row[0] not in SYSTEM_COLUMNS]
             columns = self._columns[table] = _TableColumns(names)
+            columns.created = bool(exists)
         return columns
 
     def _add_columns(self, table: str, columns: _TableColumns, pending: dict[str, str]) -> None:
+        """Add the new field columns; a new table is created with them in one statement."""
+        if not pending and columns.created:
+            return
+        target = exp.Table(this=exp.to_identifier(table, quoted=True))
+        definitions = [exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
+                                     kind=exp.DataType.build("VARCHAR"))
+                       for name in pending.values()]
+        if not columns.created:
+            system = [exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
+                                    kind=exp.DataType.build(kind))
+                      for name, kind in SYSTEM_COLUMNS.items()]
+            self.con.execute(exp.Create(
+                this=exp.Schema(this=target, expressions=[*system, *definitions]),
+                kind="TABLE", exists=True).sql("duckdb"))
+            columns.created = True
+        else:
+            for definition in definitions:
+                alter = exp.Alter(this=target.copy(), kind="TABLE", actions=[definition])
+                self.con.execute(alter.sql("duckdb"))
         for name in pending.values():
-            alter = exp.Alter(
-                this=exp.to_table(table), kind="TABLE",
-                actions=[exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
-                                       kind=exp.DataType.build("VARCHAR"))],
-            )
-            self.con.execute(alter.sql("duckdb"))
             columns.exact.add(name)
             columns.folded[name.lower()] = name
         if pending and self.on_widen is not None:
