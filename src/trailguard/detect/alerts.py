@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import duckdb
 import orjson
@@ -56,8 +56,7 @@ ENTITY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class EventRef:
+class EventRef(NamedTuple):
     source_type: str
     uid: str
     time: datetime | None
@@ -167,32 +166,36 @@ def store(connection: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> Non
     connection.execute(ALERTS_DDL)
     if not alerts:
         return
-    by_id: dict[str, Alert] = {}
+    columns: dict[str, list[Any]] = {name: [] for name in (
+        "alert_id", "kind", "time", "level", "rule_id", "rule_title", "rule_author",
+        "rule_path", "rule_source", "techniques", "tactics", "source_type", "uid", "members",
+        "correlation")}
+    seen: set[str] = set()
+    cited: dict[int, tuple[Any, ...]] = {}
     for alert in alerts:
-        by_id.setdefault(alert.alert_id, alert)
-    rows = list(by_id.items())
-    tags = [from_tags(alert.rule.tags) for _, alert in rows]
+        alert_id = alert.alert_id
+        if alert_id in seen:
+            continue
+        seen.add(alert_id)
+        rule = alert.rule
+        citation = cited.get(id(rule))
+        if citation is None:
+            tags = from_tags(rule.tags)
+            citation = cited[id(rule)] = (rule.level, rule.id, rule.title, rule.author,
+                                          str(rule.path), rule.source, list(tags.techniques),
+                                          list(tags.tactics))
+        row = (alert_id, alert.kind, alert.time or alert.event.time, *citation,
+               alert.event.source_type, alert.event.uid, [m.uid for m in alert.members],
+               None if alert.correlation is None
+               else orjson.dumps(alert.correlation, default=str).decode())
+        for values, value in zip(columns.values(), row, strict=True):
+            values.append(value)
     table = pa.table({
-        "alert_id": [alert_id for alert_id, _ in rows],
-        "kind": [alert.kind for _, alert in rows],
-        "time": pa.array([alert.time or alert.event.time for _, alert in rows],
-                         pa.timestamp("us")),
-        "level": [alert.rule.level for _, alert in rows],
-        "rule_id": [alert.rule.id for _, alert in rows],
-        "rule_title": [alert.rule.title for _, alert in rows],
-        "rule_author": [alert.rule.author for _, alert in rows],
-        "rule_path": [str(alert.rule.path) for _, alert in rows],
-        "rule_source": [alert.rule.source for _, alert in rows],
-        "techniques": [list(t.techniques) for t in tags],
-        "tactics": [list(t.tactics) for t in tags],
-        "source_type": [alert.event.source_type for _, alert in rows],
-        "uid": [alert.event.uid for _, alert in rows],
-        "members": [[m.uid for m in alert.members] for _, alert in rows],
-        "correlation": [
-            None if alert.correlation is None
-            else orjson.dumps(alert.correlation, default=str).decode()
-            for _, alert in rows
-        ],
+        **columns,
+        "time": pa.array(columns["time"], pa.timestamp("us")),
+        "techniques": pa.array(columns["techniques"], pa.list_(pa.string())),
+        "tactics": pa.array(columns["tactics"], pa.list_(pa.string())),
+        "members": pa.array(columns["members"], pa.list_(pa.string())),
     })
     connection.register("new_alerts", table)
     try:

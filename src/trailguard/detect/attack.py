@@ -51,6 +51,11 @@ def from_tags(tags: Iterable[str]) -> AttackTags:
     """Techniques and tactics named by Sigma tags (`attack.t1078.004`, `attack.initial-access`).
 
     When the tags name no tactic, the tactics of the named techniques are used."""
+    return _from_tags(tuple(tags))
+
+
+@lru_cache(maxsize=8192)
+def _from_tags(tags: tuple[str, ...]) -> AttackTags:
     techniques: list[str] = []
     tactics: list[str] = []
     known_tactics = tactic_names()

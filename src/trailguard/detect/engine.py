@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -27,8 +28,7 @@ BATCH = 48
 ROWS_PER_BATCH = 122_880
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
     rule: CompiledRule
     route: Route
     source_type: str
@@ -178,12 +178,11 @@ def _run_vectorised(
 
 def _matches(member: _Member, table: str, record_batch: pa.RecordBatch, uids: pa.Array,
              rows: list[int]) -> Iterator[Match]:
-    times = record_batch.column(1)
-    files = record_batch.column(2)
-    records = record_batch.column(3)
-    for row in rows:
-        yield Match(member.rule, member.compiled.route, table, uids[row].as_py(),
-                    times[row].as_py(), files[row].as_py(), records[row].as_py())
+    taken = pa.array(rows, pa.int64())
+    columns = [record_batch.column(i).take(taken).to_pylist() for i in range(4)]
+    rule, route = member.rule, member.compiled.route
+    for uid, time, file_id, record in zip(*columns, strict=True):
+        yield Match(rule, route, table, uid, time, file_id, record)
 
 
 def _run_sql(

@@ -85,7 +85,7 @@ def detect(connection: duckdb.DuckDBPyConnection, ruleset: RuleSet,
 
 
 def _ref(match: Match) -> EventRef:
-    return EventRef(match.source_type, match.uid, match.time, match.file_id, match.record)
+    return EventRef(match[2], match[3], match[4], match[5], match[6])
 
 
 def _by_reference(ruleset: RuleSet) -> dict[str, LoadedRule]:
