@@ -7,7 +7,8 @@ and the event id becomes ``_uid``, so a run's result is simply the set of matchi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -47,11 +48,14 @@ def create_table(connection: duckdb.DuckDBPyConnection, source_type: str, events
     definition += [f"{name} {kind}" for name, kind in SYSTEM_COLUMNS]
     table = quote_identifier(f"ev_{source_type}")
     connection.execute(f"CREATE TABLE {table} ({', '.join(definition)})")
-    placeholders = ", ".join("?" for _ in range(len(names) + len(SYSTEM_COLUMNS)))
+    row = "(" + ", ".join("?" for _ in range(len(names) + len(SYSTEM_COLUMNS))) + ")"
+    values: list[object] = []
     for record, (uid, fields) in enumerate(events.items(), start=1):
-        raw = " ".join(str(v) for v in fields.values() if v is not None)
-        row = [fields.get(n) for n in names] + [uid, 1, record, None, raw, None]
-        connection.execute(f"INSERT INTO {table} VALUES ({placeholders})", row)
+        raw = " ".join(v for v in fields.values() if v is not None)
+        values += [fields.get(n) for n in names] + [uid, 1, record, None, raw, None]
+    if events:
+        rows = ", ".join(row for _ in events)
+        connection.execute(f"INSERT INTO {table} VALUES {rows}", values)
     return list(names)
 
 
@@ -69,12 +73,12 @@ def compiled(text: str) -> CompiledRule:
     return compile_rule(load(text))
 
 
-def rule_yaml(detection: str, logsource: str = "product: windows") -> str:
-    """A complete rule around a `detection:` body (indented by the caller or not at all)."""
+def rule_yaml(detection: str, logsource: str = "product: windows", number: int = 1) -> str:
+    """A complete rule around a `detection:` body (not indented); `number` makes its id."""
     body = "\n".join("    " + line if line.strip() else line for line in detection.splitlines())
     return (
         "title: test rule\n"
-        "id: 0b7d3a42-1c1e-4a4c-9a43-5c1a2f0e0001\n"
+        f"id: 0b7d3a42-1c1e-4a4c-9a43-{number:012d}\n"
         "status: test\n"
         f"logsource:\n    {logsource.replace(chr(10), chr(10) + '    ')}\n"
         f"detection:\n{body}\n"
@@ -83,19 +87,19 @@ def rule_yaml(detection: str, logsource: str = "product: windows") -> str:
 
 
 def run(connection: duckdb.DuckDBPyConnection, rules: Iterable[CompiledRule], path: str
-        ) -> tuple[set[str], RunStats]:
-    """Event ids matched by the rules on one engine path ("vectorised" or "sql")."""
+        ) -> tuple[set[tuple[str, str]], RunStats]:
+    """(rule id, event id) of every match on one engine path ("vectorised" or "sql")."""
     stats = RunStats()
     tables = CaseTables.read(connection)
     matches = run_rules(connection, list(rules), tables, stats, vectorised=path == "vectorised")
-    return {match.uid for match in matches}, stats
+    return {(match.rule.loaded.id, match.uid) for match in matches}, stats
 
 
 def matching(connection: duckdb.DuckDBPyConnection, rule: CompiledRule, path: str) -> set[str]:
     """The event ids one rule matches; a rule error fails the test instead of matching nothing."""
     found, stats = run(connection, [rule], path)
     assert not stats.errors, stats.errors
-    return found
+    return {uid for _, uid in found}
 
 
 def case_connection(events: Events, source_type: str = "windows_json",
@@ -103,3 +107,16 @@ def case_connection(events: Events, source_type: str = "windows_json",
     connection = duckdb.connect()
     create_table(connection, source_type, events, columns)
     return connection
+
+
+@contextmanager
+def case_table(connection: duckdb.DuckDBPyConnection, events: Events,
+               source_type: str = "windows_json", columns: Iterable[str] = ()
+               ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The events as the only case table of a shared connection, for the time of a block
+    (a new in-memory DuckDB costs tens of milliseconds; a table, well under one)."""
+    create_table(connection, source_type, events, columns)
+    try:
+        yield connection
+    finally:
+        connection.execute(f"DROP TABLE {quote_identifier('ev_' + source_type)}")

@@ -152,6 +152,42 @@ def _decode_program(value: Any) -> Any:
     return value
 
 
+_LEAF_ARITY = {"null": 2, "present": 2, "in": 3, "like": 3, "regex": 3, "compare": 4,
+               "literal": 4, "literals": 4}
+
+
+def _is_text(value: Any) -> bool:
+    return (isinstance(value, tuple) and len(value) == 2
+            and value[0] in ("raw", "lower", "double") and isinstance(value[1], str))
+
+
+def valid_program(program: Any) -> bool:
+    """Whether a program read back from the cache has the shapes `vector.prepare` builds."""
+    if not isinstance(program, tuple) or not program or not isinstance(program[0], str):
+        return False
+    op = program[0]
+    if op in ("true", "false"):
+        return len(program) == 1
+    if op in ("and", "or"):
+        return (len(program) == 2 and isinstance(program[1], tuple)
+                and all(valid_program(p) for p in program[1]))
+    if op == "not":
+        return len(program) == 2 and valid_program(program[1])
+    if _LEAF_ARITY.get(op) != len(program) or not _is_text(program[1]):
+        return False
+    if op == "compare":
+        return callable(program[2]) and isinstance(program[3], int | float)
+    if op == "in":
+        return isinstance(program[2], tuple) and all(isinstance(v, str) for v in program[2])
+    if op == "literal":
+        return program[2] in ("contains", "starts", "ends", "equals") and isinstance(program[3],
+                                                                                    str)
+    if op == "literals":
+        return (isinstance(program[2], tuple) and isinstance(program[3], str)
+                and all(isinstance(pair, tuple) and len(pair) == 2 for pair in program[2]))
+    return isinstance(program[2], str)
+
+
 def encode_rule(loaded: LoadedRule, compiled: CompiledRule | None,
                 refused: str | None) -> dict[str, Any] | None:
     """A cache entry for one rule: its metadata and compiled routes, or why it was refused."""
@@ -189,6 +225,8 @@ def decode_routes(entry: dict[str, Any]) -> list[CompiledRoute] | None:
         if route is None:
             return None
         program = _decode_program(item["program"]) if item["program"] is not None else None
+        if program is not None and not valid_program(program):
+            return None
         decoded.append(CompiledRoute(route, None, frozenset(item["columns"]),
                                      duckdb_sql=item["sql"], program=program,
                                      unsupported=program is None))

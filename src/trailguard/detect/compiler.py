@@ -7,7 +7,8 @@ still only ever be a literal.
 
 Semantics, as the Sigma specification and pySigma-backend-sqlite 2.1.1 read them:
 
-* Strings compare case-insensitively (both sides folded with ``lower``) unless ``|cased``.
+* Strings compare case-insensitively (both sides folded with ``lower``) unless ``|cased``. Rule
+  values are folded by `fold`, character by character as the engines' ``lower`` does.
 * ``*`` and ``?`` are wildcards; everything else, ``%`` ``_`` and ``\\`` included, is literal.
   Plain ``contains``/``startswith``/``endswith`` shapes become string functions, anything else a
   ``LIKE`` with ``ESCAPE '\\'`` (`dialects` drops the clause where the engine needs none).
@@ -15,7 +16,8 @@ Semantics, as the Sigma specification and pySigma-backend-sqlite 2.1.1 read them
   true: every ``NOT`` wraps its operand in ``COALESCE(…, FALSE)``. Absent fields are folded at
   compile time, so a rule whose fields a table lacks costs nothing.
 * Numbers and booleans compare as the text the store holds; ``lt``/``gt`` compare
-  ``TRY_CAST(field AS DOUBLE)`` (a value that is not a number is simply not less or greater).
+  ``TRY_CAST(field AS DOUBLE)`` (a value that is not a number, ``NaN`` included, is simply not
+  less or greater).
 * ``re`` is a partial match (as ``re.search``), case-sensitive unless ``|i``; ``m`` and ``s``
   become inline flags.
 * ``cidr`` matches the address prefixes of the network (pySigma's exact expansion).
@@ -53,6 +55,7 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
+    SigmaTimestampPart,
     SigmaType,
     SpecialChars,
 )
@@ -178,12 +181,24 @@ def text(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
+# str.lower applies two mappings no engine's lower does: U+0130 becomes "i" plus a combining dot
+# (two characters, so '?' and lengths shift) and a capital sigma at the end of a word becomes the
+# final sigma. DuckDB, Arrow and ClickHouse map one character to one character.
+_SIMPLE_LOWER = str.maketrans({"\u0130": "i", "\u03a3": "\u03c3"})
+
+
+def fold(value: str) -> str:
+    """A text lower-cased as the engines' ``lower`` does it: each character by its simple
+    lowercase mapping, whatever surrounds it."""
+    return value.translate(_SIMPLE_LOWER).lower()
+
+
 def folded(column: exp.Expr, value: str, cased: bool) -> tuple[exp.Expr, str]:
     """The column and value as compared: both lower-cased unless the match is case-sensitive or
     the value has no letters to fold."""
     if cased or value.lower() == value.upper():
         return column, value
-    return exp.Lower(this=column), value.lower()
+    return exp.Lower(this=column), fold(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +246,7 @@ class Pattern:
         return "".join(out)
 
     def lower(self) -> Pattern:
-        return Pattern(tuple(t.lower() if isinstance(t, str) else t for t in self.tokens))
+        return Pattern(tuple(fold(t) if isinstance(t, str) else t for t in self.tokens))
 
     def has_letters(self) -> bool:
         return any(isinstance(t, str) and t.lower() != t.upper() for t in self.tokens)
@@ -320,10 +335,13 @@ def compare(column: exp.Expr, value: SigmaCompareExpression) -> exp.Expr:
     if operator is None:  # pragma: no cover - pySigma defines exactly these four
         raise RuleRefused(f"comparison operator {value.op} is not supported")
     number = value.number.number
-    return operator(
+    # NULLIF turns NaN into NULL: DuckDB and Spark order NaN above every number, so `|gt` would
+    # match the text 'NaN' (ClickHouse's NaN compares false and its NULLIF keeps it: the same).
+    as_number = exp.Nullif(
         this=exp.TryCast(this=column, to=exp.DataType.build("DOUBLE")),
-        expression=exp.Literal.number(number),
+        expression=exp.cast(text("nan"), "DOUBLE"),
     )
+    return operator(this=as_number, expression=exp.Literal.number(number))
 
 
 def number_text(number: float) -> str:
@@ -361,6 +379,13 @@ class Compiler:
     def field(self, name: str | None, value: SigmaType) -> exp.Expr:
         if name is None:  # pySigma keeps field-less values here after some transformations
             return self.keyword(value)
+        if isinstance(value, SigmaTimestampPart) or (
+            isinstance(value, SigmaCompareExpression)
+            and isinstance(value.number, SigmaTimestampPart)
+        ):
+            # A number to pySigma, but it means "the hour (…) of a timestamp field": comparing
+            # the field's text with it would silently match other events.
+            raise RuleRefused("timestamp-part modifiers (|minute, |hour, …) are not supported")
         column = self.resolver.column(name)
         if isinstance(value, SigmaExpansion):
             return any_of(self.field(name, item) for item in value.values)

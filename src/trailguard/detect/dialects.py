@@ -55,7 +55,9 @@ def _duckdb(node: exp.Expr) -> exp.Expr:
 
 def _clickhouse(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like):
-        return node.this
+        # transform() does not descend into a replacement: rewrite the LIKE's operands here, or
+        # its ``lower`` would stay ASCII-only.
+        return node.this.transform(_clickhouse, copy=False)
     if isinstance(node, exp.Lower):
         return exp.Anonymous(this="lowerUTF8", expressions=[node.this])
     if isinstance(node, exp.TryCast):
@@ -64,8 +66,10 @@ def _clickhouse(node: exp.Expr) -> exp.Expr:
 
 
 def _spark(node: exp.Expr) -> exp.Expr:
-    if isinstance(node, exp.TryCast):
-        return exp.Cast(this=node.this, to=node.args["to"], safe=True)
+    if isinstance(node, exp.TryCast) and not node.args.get("safe"):
+        # sqlglot writes a TryCast without `safe` as a plain CAST for Spark, which raises on
+        # text under ANSI mode (Spark 4's default).
+        return exp.TryCast(this=node.this, to=node.args["to"], safe=True)
     return node
 
 

@@ -59,10 +59,12 @@ def _route_filter(route: Route, columns: dict[str, str]) -> exp.Expr | None:
         stored = columns.get(column.lower())
         if stored is None:
             return None
+        # Windows channel names (and syslog programs) are case-insensitive: "security" in an
+        # NXLog export is the Security channel.
         conditions.append(
             exp.In(
-                this=exp.column(stored, quoted=True),
-                expressions=[exp.Literal.string(value) for value in values],
+                this=exp.Lower(this=exp.column(stored, quoted=True)),
+                expressions=[exp.Literal.string(value.lower()) for value in values],
             )
         )
     return exp.and_(*conditions) if conditions else exp.true()

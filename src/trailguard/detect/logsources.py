@@ -163,28 +163,35 @@ AUDITD_PROCESS_FIELDS = {
 AUTH_PROGRAMS = ("sshd", "sudo", "su", "login", "passwd", "useradd", "usermod", "userdel",
                  "groupadd", "groupdel", "groupmod", "gpasswd", "chpasswd", "chage",
                  "systemd-logind", "polkitd", "pkexec", "unix_chkpwd", "dropbear", "vsftpd",
-                 "cron", "CRON", "crond", "newgrp", "chsh", "chfn")
+                 "cron", "crond", "newgrp", "chsh", "chfn")
 SYSLOG_SERVICE_PROGRAMS: dict[str, tuple[str, ...]] = {
     "auth": AUTH_PROGRAMS,
     "sshd": ("sshd",),
     "sudo": ("sudo",),
-    "cron": ("cron", "CRON", "crond", "anacron"),
+    "cron": ("cron", "crond", "anacron"),
     "vsftpd": ("vsftpd",),
     "clamav": ("clamd", "freshclam", "clamav", "clamscan"),
     "guacamole": ("guacd", "guacamole"),
 }
 
 
+def _auditd() -> Route:
+    """A joined auditd event has one `type` (its first record's); Sigma's `type: EXECVE` asks
+    whether any record of the event is of that type, so `type` reads the list of them."""
+    return Route("linux/auditd", ("auditd",), aliases={"type": "record_types"},
+                 lists=frozenset({"type"}))
+
+
 def _linux_entries() -> list[Entry]:
     entries = [
         Entry("linux", None, None, (
             Route("linux/syslog", ("syslog",), fulltext="raw"),
-            Route("linux/auditd", ("auditd",), lists=frozenset({"type"})),
+            _auditd(),
             Route("linux/sysmon", ("sysmon_linux",)),
             Route("linux/shell_history", ("shell_history",), fulltext="raw"),
         )),
         Entry("linux", None, "auditd", (
-            Route("linux/auditd", ("auditd",), lists=frozenset({"type"})),
+            _auditd(),
         )),
         Entry("linux", None, "syslog", (Route("linux/syslog", ("syslog",), fulltext="raw"),)),
     ]

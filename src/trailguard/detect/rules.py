@@ -145,8 +145,12 @@ def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = N
     filters: list[SigmaFilter] = []
     seen_ids: set[str] = set()
     files: list[tuple[Path, str, bytes]] = []
+    seen_files: set[Path] = set()
     for root, source in paths:
         for path in rule_files([root]):
+            if path.resolve() in seen_files:
+                continue
+            seen_files.add(path.resolve())
             ruleset.files += 1
             try:
                 files.append((path, source, _read(path)))
@@ -154,10 +158,13 @@ def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = N
                 ruleset.refusals.append(Refusal(str(path), "", "", f"unreadable: {error}"))
     if any(_FILTER_DOCUMENT.search(data) for _, _, data in files):
         cache = None
+    referenced = _correlation_references(files) if cache is not None else set()
     for path, source, data in files:
         sha256 = hashlib.sha256(data).hexdigest()
         refused_before = len(ruleset.refusals)
-        cacheable = cache is not None and not _CORRELATION_DOCUMENT.search(data)
+        # pySigma resolves a correlation against rule objects, so the rules it names are parsed.
+        cacheable = (cache is not None and not _CORRELATION_DOCUMENT.search(data)
+                     and not any(reference in data for reference in referenced))
         cached = cache.rules(sha256, path, source) if cache is not None and cacheable else None
         loaded_rules = cached if cached is not None else _parse(ruleset, filters, path, source,
                                                                data)
@@ -173,6 +180,30 @@ def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = N
                 loaded.file_sha256 = sha256
     _resolve(ruleset, filters)
     return ruleset
+
+
+def _correlation_references(files: list[tuple[Path, str, bytes]]) -> set[bytes]:
+    """The rule ids and names the correlation rules among the files refer to."""
+    references: set[bytes] = set()
+    for _, _, data in files:
+        if not _CORRELATION_DOCUMENT.search(data):
+            continue
+        try:
+            documents = _documents(data)
+        except yaml.YAMLError:
+            continue
+        for document in documents:
+            correlation = document.get("correlation") if isinstance(document, dict) else None
+            if isinstance(correlation, dict):
+                names = correlation.get("rules") or []
+                if isinstance(names, str):
+                    names = [names]
+                references.update(str(name).encode() for name in names if name)
+                condition = correlation.get("condition")
+                if isinstance(condition, str):  # extended conditions name rules too
+                    references.update(word.encode() for word in re.findall(r"[\w.-]+", condition)
+                                      if word not in ("and", "or", "not"))
+    return references
 
 
 def _parse(ruleset: RuleSet, filters: list[SigmaFilter], path: Path, source: str,

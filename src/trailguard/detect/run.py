@@ -171,8 +171,8 @@ def _alert(loaded: LoadedRule, correlation: SigmaCorrelationRule, hit: Correlati
         "type": correlation.type.name.lower(),
         "group": dict(hit.group),
         "value": hit.value,
-        "first": hit.time.isoformat(),
-        "last": hit.end.isoformat(),
+        "first": _naive(hit.time).isoformat() + "Z",
+        "last": _naive(hit.end).isoformat() + "Z",
     }
     return Alert(loaded, members[0], members, summary, time=_naive(hit.time))
 

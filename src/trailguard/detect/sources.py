@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -28,7 +29,7 @@ SIGMAHQ_FOLDERS = ("rules", "rules-emerging-threats", "rules-threat-hunting", "r
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 MAX_EXTRACTED_BYTES = 1024 * 1024 * 1024
 MAX_MEMBERS = 50_000
-ALLOWED_SCHEMES = ("https://", "http://", "file://")
+ALLOWED_SCHEMES = ("https://", "file://")
 KEPT_SUFFIXES = (".yml", ".yaml")
 KEPT_NAMES = ("LICENSE", "LICENSE.Detection.Rules.md", "Releases.md", "README.md")
 
@@ -163,8 +164,12 @@ def _extract(archive: Path, target: Path) -> int:
                 continue
             destination = target.joinpath(*name.parts)
             destination.parent.mkdir(parents=True, exist_ok=True)
-            with bundle.open(member) as source, destination.open("wb") as out:
-                shutil.copyfileobj(source, out)
+            try:
+                with bundle.open(member) as source, destination.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+                raise RuleUpdateError(f"damaged archive member {member.filename!r}: {error}"
+                                      ) from error
             if name.suffix.lower() in KEPT_SUFFIXES:
                 rule_files += 1
     if rule_files == 0:

@@ -33,11 +33,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot.expressions as exp
 
-from trailguard.detect.compiler import re_escape
+from trailguard.detect.compiler import fold, re_escape
 
 Rows = np.ndarray  # sorted, unique int64 row numbers of a batch
 
-_NUMBER = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
+# What DuckDB's TRY_CAST(… AS DOUBLE) reads as a number: C whitespace around it, digit groups
+# joined by single underscores, inf/infinity. NaN is left out: the compiler maps it to NULL.
+_DIGITS = r"\d+(?:_\d+)*"
+_NUMBER = (
+    rf"(?i)^[ \t\n\v\f\r]*[+-]?(({_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})"
+    rf"(?:e[+-]?{_DIGITS})?|inf|infinity)[ \t\n\v\f\r]*$"
+)
 MERGE_ALTERNATIVES = 3
 SUBSET_RATIO = 8
 LONG_TEXT_BYTES = 1 << 20
@@ -198,7 +204,21 @@ def _flags(mask: pa.Array) -> np.ndarray:
 
 def _as_double(values: pa.Array) -> pa.Array:
     valid = pc.fill_null(pc.match_substring_regex(values, _NUMBER), False)
-    return pc.cast(pc.if_else(valid, pc.utf8_trim_whitespace(values), None), pa.float64())
+    numbers = pc.replace_substring(pc.utf8_trim_whitespace(values), "_", "")
+    return pc.cast(pc.if_else(valid, numbers, None), pa.float64())
+
+
+def _lower(values: pa.Array) -> pa.Array:
+    """Lower-cased as DuckDB's ``lower`` does: Arrow's kernel for ASCII text; `compiler.fold`
+    for the rest, as Arrow's Unicode tables are newer than DuckDB's and fold more letters."""
+    lowered = pc.utf8_lower(values)
+    other = pc.fill_null(pc.invert(pc.string_is_ascii(values)), False)
+    positions = np.flatnonzero(other.to_numpy(zero_copy_only=False))
+    if len(positions) == 0:
+        return lowered
+    folded = pa.array([fold(v) for v in values.take(pa.array(positions)).to_pylist()],
+                      pa.string())
+    return pc.replace_with_mask(lowered, other, folded)
 
 
 def _flatten(node: exp.Expr, kind: type[exp.Expr]) -> Iterator[exp.Expr]:
@@ -262,10 +282,13 @@ def prepare(node: exp.Expr) -> Program:
     if isinstance(node, exp.RegexpLike):
         return ("regex", _text(node.this), _string_literal(node.expression))
     if type(node) in _COMPARE_KERNELS:
-        literal = node.expression
+        literal, sign = node.expression, 1.0
+        if isinstance(literal, exp.Neg):  # exp.Literal.number(-5) is -(5)
+            literal, sign = literal.this, -1.0
         if not isinstance(literal, exp.Literal) or literal.is_string:
             raise Unsupported("comparison with other than a number")
-        return ("compare", _number(node.this), _COMPARE_KERNELS[type(node)], float(literal.this))
+        return ("compare", _number(node.this), _COMPARE_KERNELS[type(node)],
+                sign * float(literal.this))
     kind = _LITERAL_KINDS.get(type(node))
     if kind is None:
         raise Unsupported(f"node {type(node).__name__}")
@@ -305,13 +328,19 @@ def _text(node: exp.Expr) -> Text:
 
 
 def _number(node: exp.Expr) -> Text:
+    if isinstance(node, exp.Nullif) and _is_nan(node.expression):
+        node = node.this  # NaN is never a number here (see _NUMBER)
     if isinstance(node, exp.TryCast) and isinstance(node.this, exp.Column):
         return ("double", node.this.name)
     raise Unsupported(f"number node {type(node).__name__}")
 
 
-_DERIVE: dict[str, Callable[[pa.Array], pa.Array]] = {"lower": lambda v: pc.utf8_lower(v),
-                                                       "double": lambda v: _as_double(v)}
+def _is_nan(node: exp.Expr) -> bool:
+    return (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal)
+            and node.this.is_string and str(node.this.this).lower() == "nan")
+
+
+_DERIVE: dict[str, Callable[[pa.Array], pa.Array]] = {"lower": _lower, "double": _as_double}
 
 
 class Interpreter:

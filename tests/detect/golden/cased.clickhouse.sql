@@ -1,0 +1,1 @@
+POSITION("ScriptBlockText", 'Invoke-Mimikatz') > 0 AND "Hash" LIKE 'A_B%'

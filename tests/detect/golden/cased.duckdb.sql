@@ -1,0 +1,1 @@
+CONTAINS("ScriptBlockText", 'Invoke-Mimikatz') AND "Hash" LIKE 'A_B%'

@@ -1,0 +1,1 @@
+STARTS_WITH("DestinationIp", '10.') OR ("DestinationIp" IN ('192.168.1.0', '192.168.1.1', '192.168.1.2', '192.168.1.3') OR STARTS_WITH(LOWER("DestinationIp"), '2001:db8:'))

@@ -1,0 +1,1 @@
+CONTAINS(LOWER("CommandLine"), '0% d_x\''q')

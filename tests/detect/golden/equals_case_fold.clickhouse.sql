@@ -1,0 +1,1 @@
+lowerUTF8("Image") = 'c:\\windows\\system32\\cmd.exe'

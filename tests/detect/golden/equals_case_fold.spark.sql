@@ -1,0 +1,1 @@
+LOWER(`Image`) = 'c:\\windows\\system32\\cmd.exe'

@@ -1,0 +1,1 @@
+NOT `CommandLine` IS NULL AND (`ParentCommandLine` IS NULL AND `User` IS NULL)

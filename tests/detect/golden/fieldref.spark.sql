@@ -1,0 +1,1 @@
+LOWER(`TargetUserName`) = LOWER(`SubjectUserName`) AND CONTAINS(LOWER(`CommandLine`), LOWER(`Image`))

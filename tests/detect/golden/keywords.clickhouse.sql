@@ -1,0 +1,1 @@
+(POSITION(lowerUTF8("_fulltext"), 'rm -rf /') > 0 OR (POSITION(lowerUTF8("_fulltext"), 'a%b_c\\d') > 0 OR POSITION("_fulltext", '4688') > 0)) OR (POSITION(lowerUTF8("_fulltext"), 'truncate') > 0 AND POSITION(lowerUTF8("_fulltext"), '-s') > 0)

@@ -1,0 +1,1 @@
+(CONTAINS(LOWER("_fulltext"), 'rm -rf /') OR (CONTAINS(LOWER("_fulltext"), 'a%b_c\d') OR CONTAINS("_fulltext", '4688'))) OR (CONTAINS(LOWER("_fulltext"), 'truncate') AND CONTAINS(LOWER("_fulltext"), '-s'))

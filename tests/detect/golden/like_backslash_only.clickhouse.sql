@@ -1,0 +1,1 @@
+lowerUTF8("TargetFilename") LIKE 'c:\\\\users\\\\%\\\\appdata\\\\roaming\\\\%.lnk'

@@ -1,0 +1,1 @@
+LOWER(`TargetFilename`) LIKE 'c:\\\\users\\\\%\\\\appdata\\\\roaming\\\\%.lnk' ESCAPE '\\'

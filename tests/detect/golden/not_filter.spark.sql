@@ -1,0 +1,1 @@
+ENDSWITH(LOWER(`Image`), '.exe') AND NOT COALESCE(CONTAINS(LOWER(`CommandLine`), 'whoami') OR LOWER(`User`) = 'system', FALSE)

@@ -1,0 +1,1 @@
+REGEXP_MATCHES("CommandLine", '\s-[eE]nc(odedCommand)?\s') AND REGEXP_MATCHES("ScriptBlockText", '(?ims)^iex.+downloadstring')

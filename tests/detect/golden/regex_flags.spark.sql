@@ -1,0 +1,1 @@
+`CommandLine` RLIKE '\\s-[eE]nc(odedCommand)?\\s' AND `ScriptBlockText` RLIKE '(?ims)^iex.+downloadstring'

@@ -1,0 +1,1 @@
+lowerUTF8("Image") LIKE 'c:\\\\windows\\\\%?md\\_\\%.exe'

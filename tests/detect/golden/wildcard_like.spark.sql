@@ -1,0 +1,1 @@
+LOWER(`Image`) LIKE 'c:\\\\windows\\\\%?md\\_\\%.exe' ESCAPE '\\'
