@@ -37,6 +37,7 @@ from tests.detect._support import (
     rule_yaml,
     run,
 )
+from trailguard.detect import vector
 from trailguard.detect.compiler import Compiler, RuleRefused, fold
 from trailguard.detect.dialects import render
 from trailguard.detect.plan import compile_rule
@@ -420,6 +421,11 @@ condition: selection
          {"a": {"CommandLine": "CMD /c whoAmi"}, "b": {"CommandLine": "cmd /c whomi"}}, {"a"}),
     case("keyword_literal_percent", "keywords:\n  - '0%_d'\ncondition: keywords",
          {"a": {"CommandLine": "100%_done"}, "b": {"CommandLine": "100x done"}}, {"a"}),
+    case("keyword_regex", "keywords:\n  '|re': 'who.mi\\b'\ncondition: keywords",
+         {"a": {"CommandLine": "cmd /c whoami", "User": "x"},
+          "b": {"CommandLine": "cmd /c WHOAMI", "User": "x"},
+          "c": {"CommandLine": "cmd", "User": "whoamix"}}, {"a"},
+         note="a keyword regex is case-sensitive, as a field's"),
     case("keyword_number", "keywords:\n  - 4688\ncondition: keywords",
          {"a": {"EventID": "4688", "Message": "x"}, "b": {"EventID": "1", "Message": "e 14688"},
           "c": {"EventID": "4624", "Message": "x"}}, {"a", "b"}),
@@ -457,6 +463,11 @@ condition: selection
     case("missing_field_in_and",
          "sel:\n  User: alice\n  NoSuchField|contains: x\nother:\n  User: bob\n"
          "condition: sel or other", REFERENCE, {"E2"}),
+    case("field_names_ignore_case",
+         "a:\n  commandline: whoami\nb:\n  COMMANDLINE|contains: '/C D'\ncondition: a or b",
+         {"a": {"CommandLine": "WHOAMI"}, "b": {"CommandLine": "cmd /c dir"},
+          "c": {"CommandLine": "x"}}, {"a", "b"},
+         note="native tables resolve field names case-insensitively (logsources)"),
     # --- numbers, booleans, empty strings -------------------------------------------------------
     case("number_matches_its_text", "sel:\n  EventID: 4688\ncondition: sel",
          {"a": {"EventID": "4688"}, "b": {"EventID": "04688"}, "c": {"EventID": "4688 "},
@@ -577,8 +588,16 @@ def both_paths(events: Events, detection: str, logsource: str = "product: window
     return found["sql"]
 
 
-def test_long_texts_use_the_literal_index() -> None:
+def test_long_texts_use_the_literal_index(monkeypatch: pytest.MonkeyPatch) -> None:
     """Over 1 MiB of distinct text the vectoriser finds literals with one Aho-Corasick pass."""
+    built: list[int] = []
+
+    class CountedIndex(vector.LiteralIndex):
+        def __init__(self, values: pa.Array, needles: set[str]) -> None:
+            built.append(len(needles))
+            super().__init__(values, needles)
+
+    monkeypatch.setattr(vector, "LiteralIndex", CountedIndex)
     filler = "x" * 400_000
     events: Events = {
         "a": {"Script": filler + "Invoke-Mimikatz" + filler},
@@ -593,6 +612,7 @@ def test_long_texts_use_the_literal_index() -> None:
         "  - Script|endswith: ['-encodedcommand', 'zzz']\ncondition: sel"
     )
     assert both_paths(events, detection) == {"a", "b", "c", "e"}
+    assert built == [7]  # one index over the script text, for all seven literals
 
 
 def test_few_rows_left_over_many_distinct_values() -> None:
@@ -602,6 +622,17 @@ def test_few_rows_left_over_many_distinct_values() -> None:
                       for i in range(400)}
     detection = "sel:\n  User: alice\n  CommandLine|contains: whoami\ncondition: sel"
     assert both_paths(events, detection) == {f"e{i}" for i in range(0, 400, 100)}
+
+
+def test_thousands_of_alternatives() -> None:
+    """Long value lists stay shallow trees (no recursion limit in sqlglot, DuckDB or the
+    vectoriser) and one regular-expression pass in the vectoriser."""
+    events: Events = {f"e{i}": {"Image": f"tool{i}.exe", "User": f"u{i}"} for i in range(60)}
+    images = "\n".join(f"    - 'ol{i}.e'" for i in range(1500))
+    users = "\n".join(f"    - 'U{i}'" for i in range(0, 1500, 2))
+    detection = (f"sel:\n  Image|contains:\n{images}\nfilter:\n  User:\n{users}\n"
+                 "condition: sel and not filter")
+    assert both_paths(events, detection) == {f"e{i}" for i in range(1, 60, 2)}
 
 
 NUMERIC_TEXTS = [
@@ -626,13 +657,13 @@ def test_case_folding_agrees_everywhere() -> None:
     depend on the engine path."""
     chars = [chr(c) for c in range(1, 0x30000) if not 0xD800 <= c < 0xE000]
     samples = [*chars, "ΑΣ", "ΣΑΣ Σ", "İstanbul", "ẞ", "ǅ"]
-    connection = duckdb.connect()
-    engine = [
-        row[0] for row in connection.execute(
-            "SELECT lower(v) FROM (SELECT unnest(?) AS v, generate_subscripts(?, 1) AS i) "
-            "ORDER BY i", [samples, samples]
-        ).fetchall()
-    ]
+    with duckdb.connect() as connection:
+        engine = [
+            row[0] for row in connection.execute(
+                "SELECT lower(v) FROM (SELECT unnest(?) AS v, generate_subscripts(?, 1) AS i) "
+                "ORDER BY i", [samples, samples]
+            ).fetchall()
+        ]
     batch = Batch(pa.table({"v": pa.array(samples)}))
     values, codes = batch.encoded(("lower", "v"))
     vector = np.asarray(values.to_pylist(), dtype=object)[codes]
@@ -648,10 +679,9 @@ def test_all_cases_in_one_scan() -> None:
     # some column, so none of them would have a full text.
     specs = [c for c in CASES if c.logsource == "product: windows" and not c.known_bug
              and "keywords" not in c.detection]
-    rules = {compiled(rule_yaml(c.detection, c.logsource, n)).loaded.id: c
-             for n, c in enumerate(specs, start=1)}
     compiled_rules = [compiled(rule_yaml(c.detection, c.logsource, n))
                       for n, c in enumerate(specs, start=1)]
+    rules = {rule.loaded.id: c for rule, c in zip(compiled_rules, specs, strict=True)}
     events: Events = {f"{c.name}/{uid}": fields for c in specs for uid, fields in c.events.items()}
     expected = {(rule_id, f"{c.name}/{uid}") for rule_id, c in rules.items() for uid in c.expected}
     with case_connection(events) as connection:

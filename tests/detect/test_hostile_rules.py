@@ -28,7 +28,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.detect._support import PATHS, create_table, load, quote_identifier, run
+from tests.detect._support import PATHS, case_table, create_table, load, quote_identifier, run
 from trailguard.detect.dialects import DIALECTS, render
 from trailguard.detect.plan import CompiledRule, compile_rule
 
@@ -141,9 +141,10 @@ class Rule:
         return not hit if self.negated else hit
 
 
-def rule_text(detection: Mapping[str, object]) -> str:
+def rule_text(detection: Mapping[str, object],
+              rule_id: str = "6f1f4b1e-0000-4000-8000-000000000001") -> str:
     document = {
-        "title": "hostile", "id": "6f1f4b1e-0000-4000-8000-000000000001", "status": "test",
+        "title": "hostile", "id": rule_id, "status": "test",
         "logsource": {"product": "windows"}, "detection": detection, "level": "low",
     }
     # allow_unicode=False: PyYAML folds a raw U+0085 (NEL) in a quoted scalar into a space.
@@ -239,7 +240,7 @@ def run_case(connection: duckdb.DuckDBPyConnection, compiled: CompiledRule, fiel
 
 
 def renders_as_one_predicate(compiled: CompiledRule) -> None:
-    """Each dialect's text of the predicate parses back as one statement with one condition."""
+    """Each dialect's text of the predicate, put in a WHERE clause, parses as one statement."""
     for route in compiled.routes:
         assert route.predicate is not None
         for dialect in DIALECTS:
@@ -333,15 +334,25 @@ def test_hostile_field_names(duck: duckdb.DuckDBPyConnection, name: str, value: 
 
 
 def test_sql_fragments_stay_literals(duck: duckdb.DuckDBPyConnection) -> None:
-    """The fragments themselves, as rule values of every modifier, match only themselves."""
-    for fragment in SQL_FRAGMENTS:
-        literal = Value((fragment,), (False,))
-        for modifier in ("equals", "contains", "startswith", "endswith"):
-            rule = Rule((literal,), modifier, False, False, False)
-            compiled = compile_rule(load(rule_text(rule.detection())))
-            events = [fragment, "x" + fragment, fragment + "x", "x", None, *SQL_FRAGMENTS]
-            expected = {f"e{i}" for i, v in enumerate(events) if rule.matches(v)}
-            assert run_case(duck, compiled, FIELD, events) == dict.fromkeys(PATHS, expected)
+    """The fragments themselves, as rule values of every modifier (all rules of a modifier in
+    one scan), match only what the model says."""
+    events = [*SQL_FRAGMENTS, *("x" + f for f in SQL_FRAGMENTS), *(f + "x" for f in SQL_FRAGMENTS),
+              "x", None]
+    for modifier in ("equals", "contains", "startswith", "endswith"):
+        rules = {f"6f1f4b1e-0000-4000-8000-{n:012d}": Rule((Value((f,), (False,)),), modifier,
+                                                             False, False, False)
+                 for n, f in enumerate(SQL_FRAGMENTS)}
+        compiled = [compile_rule(load(rule_text(rule.detection(), rule_id)))
+                    for rule_id, rule in rules.items()]
+        expected = {(rule_id, f"e{i}") for rule_id, rule in rules.items()
+                    for i, v in enumerate(events) if rule.matches(v)}
+        rows = {f"e{i}": ({FIELD: v} if v is not None else {}) for i, v in enumerate(events)}
+        with case_table(duck, rows, columns=[FIELD]) as connection:
+            for path in PATHS:
+                found, stats = run(connection, compiled, path)
+                assert not stats.errors
+                assert found == expected, (modifier, path)
+        assert connection.execute("SELECT * FROM canary ORDER BY k").fetchall() == CANARY
 
 
 def test_the_model_is_the_sigma_reading_of_the_reference_cases() -> None:

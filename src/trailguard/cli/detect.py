@@ -112,6 +112,50 @@ def _reason_family(reason: str) -> str:
     return reason if len(reason) <= 120 else reason[:119] + "…"
 
 
+def list_report() -> dict[str, Any]:
+    """The built-in packs and the installed SigmaHQ release, with their rule counts."""
+    from trailguard.detect.rules import load_rules
+    from trailguard.detect.sources import builtin_packs, default_rule_paths, sigmahq_rules
+
+    packs = []
+    for name, folder in builtin_packs().items():
+        ruleset = load_rules([(folder, "builtin")])
+        correlations = sum(1 for rule in ruleset.rules if rule.is_correlation)
+        packs.append({"pack": name, "source": "builtin", "path": str(folder),
+                      "rules": len(ruleset.rules) - correlations, "correlations": correlations,
+                      "refused": len(ruleset.refusals)})
+    installed = sigmahq_rules()
+    if installed is not None:
+        folders = [path for path, source in default_rule_paths(False) if source == "sigmahq"]
+        from trailguard.detect.rules import rule_files
+
+        packs.append({"pack": "sigmahq", "source": "sigmahq", "path": str(installed),
+                      "rules": sum(1 for _ in rule_files(folders)), "correlations": None,
+                      "refused": None})
+    return {"packs": packs}
+
+
+@rules_app.command("list")
+def rules_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The rule packs `detect` runs by default, with their rule counts."""
+    out, _ = _consoles()
+    report = list_report()
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    table = Table("pack", "source", "rules", "correlations", "path", title="Rule packs",
+                  title_justify="left")
+    for pack in report["packs"]:
+        table.add_row(shown(pack["pack"]), pack["source"], f"{pack['rules']:,}",
+                      "" if pack["correlations"] is None else f"{pack['correlations']:,}",
+                      shown(pack["path"]))
+    out.print(table)
+    out.print("[dim]switch a built-in pack off with `detect --disable-pack NAME`; install "
+              "SigmaHQ's rules with `rules update`[/dim]")
+
+
 @rules_app.command("update")
 def rules_update(
     url: Annotated[str | None, typer.Option("--url", help="Release archive to fetch.")] = None,
@@ -140,6 +184,7 @@ def detect_command(
     out_file: Path | None,
     as_json: bool,
     engine: str,
+    disabled_packs: list[str] | None = None,
 ) -> None:
     from trailguard.cli.main import EXIT_CASE, _fail
     from trailguard.detect.alerts import EventDetails, store, write_jsonl
@@ -147,7 +192,7 @@ def detect_command(
     from trailguard.detect.rules import load_rules
     from trailguard.detect.run import detect
     from trailguard.detect.sources import default_rule_paths
-    from trailguard.errors import CaseError
+    from trailguard.errors import CaseError, TrailGuardError
     from trailguard.store.case import Case
 
     out, err = _consoles()
@@ -155,7 +200,12 @@ def detect_command(
     if missing:
         err.print(f"[bold red]error:[/bold red] no such file or folder: {shown(str(missing[0]))}")
         raise typer.Exit(2)
-    paths = default_rule_paths(builtin) + [(path, "user") for path in rules or []]
+    try:
+        paths = default_rule_paths(builtin, disabled_packs or [])
+    except TrailGuardError as error:
+        err.print(f"[bold red]error:[/bold red] {shown(str(error))}")
+        raise typer.Exit(2) from None
+    paths += [(path, "user") for path in rules or []]
     cache = CompileCache.default()
     ruleset = load_rules(paths, cache)
     if not ruleset.rules:

@@ -201,13 +201,18 @@ def detect(
     engine: Annotated[
         str, typer.Option("--engine", help="vector (default) or sql: how rules are evaluated.")
     ] = "vector",
+    disabled_packs: Annotated[
+        list[str] | None,
+        typer.Option("--disable-pack", help="Switch a built-in pack off (repeatable; "
+                     "`trailguard rules list` names them)."),
+    ] = None,
 ) -> None:
     """Run Sigma rules (and correlations) over a case; store and write the alerts."""
     from trailguard.cli.detect import detect_command
 
     if engine not in ("vector", "sql"):
         raise typer.BadParameter("--engine must be vector or sql")
-    detect_command(case, rules, builtin, out_file, as_json, engine)
+    detect_command(case, rules, builtin, out_file, as_json, engine, disabled_packs)
 
 
 @app.command()

@@ -107,7 +107,7 @@ def run_regression(rule_roots: Iterable[Path], regression_root: Path, workdir: P
     with Case.open(workdir, create=True) as case:
         Ingest(case).run([regression_root])
         run = detect(case.connection, selected, cache=cache)
-        origin = _sample_files(case)
+        origin = sample_file_ids(case)
     counts: Counter[tuple[str, int]] = Counter()
     for alert in run.alerts:
         if alert.event.file_id is not None:
@@ -131,7 +131,7 @@ def run_regression(rule_roots: Iterable[Path], regression_root: Path, workdir: P
     return results
 
 
-def _sample_files(case: Case) -> dict[str, int]:
+def sample_file_ids(case: Case) -> dict[str, int]:
     """Evidence path -> the file id whose events it holds (a byte-identical copy read earlier
     stands for a duplicate)."""
     rows = case.connection.execute(

@@ -42,6 +42,7 @@ class DetectionRun:
     stats: RunStats
     alerts: list[Alert] = field(default_factory=list)
     matches: int = 0
+    matches_by_rule: dict[str, list[Match]] = field(default_factory=dict)
     correlation_errors: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -63,6 +64,7 @@ def detect(connection: duckdb.DuckDBPyConnection, ruleset: RuleSet,
     by_rule: dict[str, list[Match]] = defaultdict(list)
     for match in matches:
         by_rule[match.rule.loaded.id].append(match)
+    run.matches_by_rule = by_rule
     correlations = [loaded for loaded in ruleset.rules if loaded.is_correlation]
     evidence_only = _evidence_only(correlations, ruleset)
     for rule_id, found in by_rule.items():

@@ -17,6 +17,7 @@ import tempfile
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -63,10 +64,27 @@ def sigmahq_rules() -> Path | None:
     return folder if folder.is_dir() and folder.parent == pointer.parent else None
 
 
-def default_rule_paths(builtin: bool) -> list[tuple[Path, str]]:
+def builtin_packs() -> dict[str, Path]:
+    """TrailGuard's own packs: one folder each under the package's `rules` folder."""
+    root = builtin_rules()
+    if not root.is_dir():
+        return {}
+    return {folder.name: folder for folder in sorted(root.iterdir())
+            if folder.is_dir() and not folder.name.startswith((".", "_"))}
+
+
+def default_rule_paths(builtin: bool, disabled_packs: Iterable[str] = ()
+                       ) -> list[tuple[Path, str]]:
+    """The rules `detect` runs unless told otherwise: the built-in packs (but those switched
+    off) and the installed SigmaHQ release."""
     paths: list[tuple[Path, str]] = []
-    if builtin and builtin_rules().is_dir():
-        paths.append((builtin_rules(), "builtin"))
+    if builtin:
+        unknown = set(disabled_packs) - set(builtin_packs())
+        if unknown:
+            raise TrailGuardError(f"no built-in pack named {', '.join(sorted(unknown))} "
+                                  f"(packs: {', '.join(builtin_packs()) or 'none'})")
+        paths.extend((folder, "builtin") for name, folder in builtin_packs().items()
+                     if name not in set(disabled_packs))
     installed = sigmahq_rules()
     if installed is not None:
         # A release archive holds the rule folders at its top or inside one folder.
