@@ -149,7 +149,9 @@ def _run_vectorised(
     needed = sorted({name for m in members for name in m.compiled.columns})
     query = render(_rows_query(table, columns, needed, where), "duckdb")
     stats.queries += 1
-    reader = connection.sql(query).to_arrow_reader(ROWS_PER_BATCH)
+    relation = connection.sql(query)
+    # DuckDB 2 renamed fetch_record_batch (still the name in 1.x) to to_arrow_reader.
+    reader = getattr(relation, "to_arrow_reader", relation.fetch_record_batch)(ROWS_PER_BATCH)
     fallback: dict[int, _Member] = {}
     needles: dict[Text, set[str]] = {}
     for member in members:
