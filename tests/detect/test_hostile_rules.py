@@ -281,8 +281,7 @@ def test_keywords_match_exactly(duck: duckdb.DuckDBPyConnection, value: Value,
     needle = simple_fold(value.literal())
     expected = {f"e{i}" for i, v in enumerate(events)
                 if (v is not None and needle in simple_fold(v)) != negated}
-    # One column only: engine.py's keyword text is NULL when any column is (FULLTEXT_NULL_BUG
-    # in test_compiler.py); a row's only column being NULL reads the same either way.
+    # One column only, so the full text is the value itself.
     found = run_case(duck, compiled, FIELD, events, columns=[FIELD])
     assert found["vectorised"] == expected
     assert found["sql"] == expected

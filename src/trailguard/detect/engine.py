@@ -78,8 +78,10 @@ def _projection(columns: dict[str, str], name: str) -> exp.Expr:
     if name == FULLTEXT:
         natives = [c for c in dict.fromkeys(columns.values()) if not c.startswith(SYSTEM_PREFIX)]
         text = (
+            # coalesce: CONCAT_WS skips absent fields (sqlglot would otherwise make the whole
+            # text NULL when any field of the row is).
             exp.ConcatWs(expressions=[exp.Literal.string("\n")]
-                         + [exp.column(c, quoted=True) for c in natives])
+                         + [exp.column(c, quoted=True) for c in natives], coalesce=True)
             if natives else exp.column("_raw", quoted=True)
         )
         return exp.alias_(text, FULLTEXT, quoted=True)
