@@ -742,9 +742,6 @@ def test_list_members_compare_one_by_one(detection: str, expected: set[str]) -> 
     assert {uids[i] for i in hits.tolist()} == expected
 
 
-@pytest.mark.xfail(strict=True, reason="compiler.list_member_match: a member's escaped quote "
-                   "can pose as a member boundary (low severity: auditd record types never "
-                   "hold quotes)")
 @pytest.mark.parametrize(("detection", "members"), [
     ("sel:\n  type: 'x*'\ncondition: sel", ['a"xb']),
     ("sel:\n  type: execve\ncondition: sel", ['q","execve']),

@@ -279,23 +279,24 @@ def string_match(column: exp.Expr, value: SigmaString, cased: bool) -> exp.Expr:
     )
 
 
+# One character of a JSON string: anything but a quote or backslash, or an escape sequence.
+_JSON_CHAR = r'(?:[^"\\]|\\.)'
+
+
 def list_member_match(column: exp.Expr, value: SigmaString, cased: bool) -> exp.Expr:
-    """A value compared with each member of a JSON list of strings held as text."""
-    pattern = Pattern.of(value)
-    plain = pattern.plain
-    if plain is not None:
-        needle = orjson.dumps(plain).decode()
-        column, needle = folded(column, needle, cased)
-        return exp.Contains(this=column, expression=text(needle))
-    regex = ['"']
-    for token in pattern.tokens:
+    """A value compared with each member of a JSON list of strings held as compact text
+    (`["SYSCALL","EXECVE"]`). A member starts after `[` or `,` and ends before `,` or `]`;
+    inside a JSON string a quote is always escaped, so `,"` never appears there and an escaped
+    quote can never pose as a member boundary."""
+    regex = [r'(?:\[|,)"']
+    for token in Pattern.of(value).tokens:
         if token == SpecialChars.WILDCARD_MULTI:
-            regex.append('[^"]*')
+            regex.append(_JSON_CHAR + "*")
         elif token == SpecialChars.WILDCARD_SINGLE:
-            regex.append('[^"]')
+            regex.append(_JSON_CHAR)
         elif isinstance(token, str):
             regex.append(re_escape(orjson.dumps(token).decode()[1:-1]))
-    regex.append('"')
+    regex.append(r'"(?:,|\])')
     flags = "" if cased else "(?i)"
     return exp.RegexpLike(this=column, expression=text(flags + "".join(regex)))
 
