@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from trailguard.detect.rules import load_rules
+from trailguard.detect.rules import LoadedRule, RuleSet, load_rules
 from trailguard.detect.run import detect
 from trailguard.detect.sources import builtin_packs
 from trailguard.ingest.pipeline import Ingest
@@ -50,11 +50,10 @@ def _sample_folder(pack: str, rule_file: Path) -> Path:
 def _pack_results(pack: str, workdir: Path) -> dict[str, dict[Path, int]]:
     """Per rule id: sample file -> how many matches (base rules) or alerts (correlations) lie
     wholly inside that file; a file id of -1 collects those spanning several files."""
-    folder = builtin_packs()[pack]
     case_dir = workdir / pack
     with Case.open(case_dir, create=True) as case:
         Ingest(case, reference_year=2024).run([SAMPLES / pack])
-        ruleset = load_rules([(folder, "builtin")])
+        ruleset = _pack_rules(pack)
         assert not ruleset.refusals, ruleset.refusals
         run = detect(case.connection, ruleset)
         assert not run.stats.errors and not run.correlation_errors, (
@@ -85,6 +84,18 @@ def _paths_by_file_id(case: Case) -> dict[int, set[Path]]:
     return {file_id: by_root[root] for file_id, _, root in rows}
 
 
+@cache
+def _pack_rules(pack: str) -> RuleSet:
+    """A pack loaded whole (a correlation may name rules of other files of its pack)."""
+    return load_rules([(builtin_packs()[pack], "builtin")])
+
+
+def _rules_of(pack: str, rule_file: Path) -> list[LoadedRule]:
+    rules = [r for r in _pack_rules(pack).rules if r.path.resolve() == rule_file.resolve()]
+    assert rules, f"no rule loaded from {rule_file}"
+    return rules
+
+
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("builtin-rules")
@@ -98,9 +109,9 @@ def _id(item: tuple[str, Path]) -> str:
 def test_rule_is_complete(item: tuple[str, Path]) -> None:
     """id, title, author, level, ATT&CK tags, falsepositives; samples that match and that don't."""
     pack, rule_file = item
-    ruleset = load_rules([(rule_file, "builtin")])
+    ruleset = _pack_rules(pack)
     assert not ruleset.refusals, ruleset.refusals
-    for loaded in ruleset.rules:
+    for loaded in _rules_of(pack, rule_file):
         rule = loaded.rule
         assert rule is not None and rule.id is not None, "every rule needs an id"
         assert loaded.title and loaded.author and loaded.level
@@ -116,7 +127,7 @@ def test_rule_samples(item: tuple[str, Path], workdir: Path) -> None:
     pack, rule_file = item
     found = _pack_results(pack, workdir)
     samples = _sample_folder(pack, rule_file)
-    for loaded in load_rules([(rule_file, "builtin")]).rules:
+    for loaded in _rules_of(pack, rule_file):
         hits = found.get(loaded.id, {})
         for sample in sorted(samples.glob("match*")):
             assert hits.get(sample.resolve(), 0) >= 1, f"{loaded.title}: no hit in {sample.name}"

@@ -27,6 +27,7 @@ from trailguard.detect.correlation import (
     Member,
     evaluate_chain,
     fields_needed,
+    hits_as_members,
 )
 from trailguard.detect.correlation.rule import references_of, resolved_rule
 from trailguard.detect.engine import Match, RunStats, run_rules
@@ -159,16 +160,47 @@ def _correlate(connection: duckdb.DuckDBPyConnection, loaded: LoadedRule, rulese
                        values.get(match.uid, {}))
             )
     hits = evaluate_chain(correlation, members)
-    return [_alert(loaded, correlation, hit, refs) for hit in hits]
+    inner_members: dict[str, tuple[Member, ...]] = {}
+    _inner_hits(correlation, members, inner_members)
+    return [_alert(loaded, correlation, hit, refs, inner_members) for hit in hits]
+
+
+def _inner_hits(correlation: SigmaCorrelationRule, members: dict[str, list[Member]],
+                into: dict[str, tuple[Member, ...]], depth: int = 0) -> None:
+    """The members of every inner correlation's hits, by the id under which the hit is a member
+    of the outer one (evaluation is deterministic, so the ids are those evaluate_chain used)."""
+    if depth > 16:
+        return
+    for reference in references_of(correlation):
+        inner = resolved_rule(correlation, reference)
+        if isinstance(inner, SigmaCorrelationRule):
+            hits = evaluate_chain(inner, members)
+            converted = hits_as_members(reference, hits, metric_field=inner.type.name.lower())
+            for member, hit in zip(converted, hits, strict=True):
+                into[member.uid] = hit.members
+            _inner_hits(inner, members, into, depth + 1)
+
+
+def _events_of(members: Iterable[Member], inner: dict[str, tuple[Member, ...]]
+               ) -> list[Member]:
+    """Members with every inner correlation's hit replaced by the events that make it up."""
+    events: list[Member] = []
+    for member in members:
+        if member.uid in inner:
+            events.extend(_events_of(inner[member.uid], inner))
+        else:
+            events.append(member)
+    return events
 
 
 def _alert(loaded: LoadedRule, correlation: SigmaCorrelationRule, hit: CorrelationHit,
-           refs: dict[str, EventRef]) -> Alert:
-    members = tuple(
+           refs: dict[str, EventRef], inner: dict[str, tuple[Member, ...]]) -> Alert:
+    events = sorted(_events_of(hit.members, inner), key=lambda member: member.time)
+    members = tuple(dict.fromkeys(
         refs.get(member.uid)
         or EventRef("correlation", member.uid, _naive(member.time), None, None)
-        for member in hit.members
-    )
+        for member in events
+    ))
     summary: dict[str, Any] = {
         "type": correlation.type.name.lower(),
         "group": dict(hit.group),
