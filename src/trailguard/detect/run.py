@@ -75,6 +75,8 @@ def detect(connection: duckdb.DuckDBPyConnection, ruleset: RuleSet,
             Alert(match.rule.loaded, _ref(match), time=match.time) for match in found
         )
     for loaded in correlations:
+        if loaded.id in evidence_only:  # an inner correlation of a chain, generate: false
+            continue
         try:
             run.alerts.extend(_correlate(connection, loaded, ruleset, by_rule, tables))
         except CorrelationError as error:
@@ -100,7 +102,8 @@ def _by_reference(ruleset: RuleSet) -> dict[str, LoadedRule]:
 
 
 def _evidence_only(correlations: Iterable[LoadedRule], ruleset: RuleSet) -> set[str]:
-    """Rules that only feed correlations with `generate: false`."""
+    """Rules (base rules and inner correlations) that only feed correlations with
+    `generate: false`."""
     index = _by_reference(ruleset)
     quiet: set[str] = set()
     loud: set[str] = set()

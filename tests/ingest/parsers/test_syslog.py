@@ -385,3 +385,14 @@ def test_random_messages_never_raise(lines: list[str], prefix: str) -> None:
 def test_truncated_fixture_never_raises(fraction: float) -> None:
     data = (FIXTURES / "auth.log").read_bytes()
     _check(_run(data[: int(len(data) * fraction)]))
+
+
+def test_openssh_98_sshd_session_lines_are_decoded_like_sshd(parse: ParseFn) -> None:
+    """OpenSSH 9.8 moved per-connection logging to `sshd-session` (and `sshd-auth`)."""
+    lines = (b"Oct 10 10:00:00 web01 sshd-session[100]: Failed password for root from "
+             b"192.0.2.9 port 4000 ssh2\n"
+             b"Oct 10 10:00:05 web01 sshd-auth[101]: Accepted publickey for deploy from "
+             b"192.0.2.10 port 4001 ssh2: ED25519 SHA256:abc\n")
+    parsed = parse("syslog", lines, name="auth.log")
+    assert [(r.data["event"], r.data["src_ip"]) for r in parsed.records] == [
+        ("ssh_failed", "192.0.2.9"), ("ssh_accepted", "192.0.2.10")]

@@ -456,6 +456,8 @@ _LOGIN = re.compile(
     r" FOR '?(?P<user>[^',\s]+)'?)"
 )
 
+# OpenSSH 9.8 split sshd: per-connection work logs as sshd-session (and sshd-auth).
+_SSHD_PROGRAMS = frozenset({"sshd", "sshd-session", "sshd-auth"})
 _ACCOUNT_PROGRAMS = frozenset({"useradd", "usermod", "userdel", "groupadd", "groupdel", "groupmod",
                                "passwd", "chpasswd", "gpasswd", "adduser", "deluser", "chage",
                                "newusers"})
@@ -484,7 +486,7 @@ def extract(program: str | None, message: str) -> dict[str, Any]:
     elif pam := _PAM_PREFIX.match(message):
         fields.update({"pam_module": pam[1], "pam_service": pam[2], "pam_type": pam[3]})
         found = _pam(pam[4], pam[2])
-    elif base == "sshd":
+    elif base in _SSHD_PROGRAMS:
         found = _sshd(message)
     elif base == "sudo":
         found = _sudo(message)
