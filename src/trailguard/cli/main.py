@@ -231,6 +231,28 @@ def sources(as_json: JsonOption = False) -> None:
         out.print(f"  [dim]example:[/dim] {shown(item['example'])}\n")
 
 
+@app.command()
+def demo(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the evidence, ground truth, case and "
+                           "alerts (an earlier demo there is replaced).")
+    ] = Path("cases/demo-incident"),
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a realistic incident's evidence and ground truth, ingest, detect, measure.
+
+    Five days of an Alibaba Cloud account and three hosts with one intrusion in them:
+    <out>/evidence (ActionTrail OSS files, VPC flow logs, auth.log, audit.log, nginx logs, bash
+    history), <out>/ground-truth.json (every attack step and its records), the case
+    <out>/case, the built-in packs' alerts in <out>/alerts.jsonl, and a summary of which steps
+    were alerted and how many benign records were.
+    """
+    from trailguard.cli.demo import demo_command
+
+    demo_command(out_dir, seed, as_json)
+
+
 def _register_groups() -> None:
     from trailguard.cli.detect import rules_app
 

@@ -160,10 +160,12 @@ AUDITD_PROCESS_FIELDS = {
     "LogonId": "ses",
 }
 
-AUTH_PROGRAMS = ("sshd", "sshd-session", "sshd-auth", "sudo", "su", "login", "passwd", "useradd", "usermod", "userdel",
-                 "groupadd", "groupdel", "groupmod", "gpasswd", "chpasswd", "chage",
-                 "systemd-logind", "polkitd", "pkexec", "unix_chkpwd", "dropbear", "vsftpd",
-                 "cron", "crond", "newgrp", "chsh", "chfn")
+AUTH_PROGRAMS = (
+    "sshd", "sshd-session", "sshd-auth", "sudo", "su", "login", "passwd", "useradd", "usermod",
+    "userdel", "groupadd", "groupdel", "groupmod", "gpasswd", "chpasswd", "chage",
+    "systemd-logind", "polkitd", "pkexec", "unix_chkpwd", "dropbear", "vsftpd", "cron", "crond",
+    "newgrp", "chsh", "chfn",
+)
 SYSLOG_SERVICE_PROGRAMS: dict[str, tuple[str, ...]] = {
     "auth": AUTH_PROGRAMS,
     "sshd": ("sshd", "sshd-session", "sshd-auth"),  # OpenSSH 9.8 split sshd
