@@ -75,7 +75,9 @@ class CloudTrailParser(SourceParser):
             time=parse_iso(text_of(item.get("eventTime"))),
             normal=normalise(item),
             # The same event delivered twice (S3 file and lookup-events) has the same id, time
-            # and name; test or forged records that reuse an id with other content are kept.
+            # and name, so those three are its key: a record repeating them is counted as a
+            # duplicate even if other fields differ (AWS never reuses an eventID; test data and
+            # forged records can — they are counted, never silently lost).
             key=f"{event_id}|{item.get('eventTime')}|{item.get('eventName')}"
             if isinstance(event_id, str) and event_id else None,
         )
