@@ -220,10 +220,6 @@ def test_benign_alert_rate_is_at_most_one_percent(demo_run: DemoRun) -> None:
         f"{demo_run.summary['benign_rules']}"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "built-in packs still being written (issue 4); measured on 2026-11-30 with 187 rules: "
-    "14 of 26 steps alerted (missed S01 S04 S06 S07 S10 S16 S17 S18 S19 S20 S21 S26), "
-    "18 of 68,472 benign records alerted (0.026 %)"))
 def test_every_attack_step_is_alerted(demo_run: DemoRun) -> None:
     by_step, _ = _measured(demo_run)
     missed = [f"{step['id']} {step['title']} ({step['technique']})"
