@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -17,8 +16,6 @@ from trailguard.detect.alerts import EventDetails, iter_json
 from trailguard.detect.cache import CompileCache
 from trailguard.detect.rules import RuleSet, load_rules
 from trailguard.detect.run import DetectionRun, detect
-from trailguard.ingest.pipeline import Ingest
-from trailguard.store.case import Case
 
 WHOAMI = "5a1b0000-0000-4000-8000-000000000002"
 MACOS_RULE = """\
@@ -49,26 +46,6 @@ filter:
         Computer: WS02.corp.example
     condition: not selection
 """
-
-
-@pytest.fixture(scope="module")
-def rules(fixtures: Path) -> Path:
-    return Path(__file__).resolve().parents[1] / "detect" / "rules"
-
-
-@pytest.fixture(scope="module")
-def case_dir(tmp_path_factory: pytest.TempPathFactory, fixtures: Path) -> Path:
-    folder = tmp_path_factory.mktemp("cache-case")
-    evidence = [p for p in sorted((fixtures / "detect").iterdir()) if p.name != "rules"]
-    with Case.open(folder, create=True) as case:
-        Ingest(case, reference_year=2024).run(evidence)
-    return folder
-
-
-@pytest.fixture
-def connection(case_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with Case.open(case_dir) as case:
-        yield case.connection
 
 
 @pytest.fixture

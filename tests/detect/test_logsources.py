@@ -7,7 +7,6 @@ given as (evidence file name, record) pairs of tests/fixtures/detect.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +21,6 @@ from trailguard.ingest.pipeline import Ingest
 from trailguard.store.case import Case
 
 Matches = set[tuple[str, int]]
-
-
-@pytest.fixture(scope="module")
-def detect_fixtures(fixtures: Path) -> Path:
-    return fixtures / "detect"
-
-
-@pytest.fixture(scope="module")
-def rules(detect_fixtures: Path) -> Path:
-    return Path(__file__).resolve().parent / "rules"
-
-
-@pytest.fixture(scope="module")
-def case_dir(tmp_path_factory: pytest.TempPathFactory, detect_fixtures: Path) -> Path:
-    folder = tmp_path_factory.mktemp("logsource-case")
-    evidence = [path for path in sorted(detect_fixtures.iterdir()) if path.name != "rules"]
-    with Case.open(folder, create=True) as case:
-        Ingest(case, reference_year=2024).run(evidence)
-    return folder
-
-
-@pytest.fixture
-def connection(case_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with Case.open(case_dir) as case:
-        yield case.connection
 
 
 def write_rule(folder: Path, name: str, logsource: dict[str, str],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 from trailguard.detect.alerts import EventDetails, iter_json, store
 from trailguard.detect.rules import load_rules
 from trailguard.detect.run import DetectionRun, detect
-from trailguard.ingest.pipeline import Ingest
 from trailguard.store.case import Case
 
 CERTUTIL = "5a1b0000-0000-4000-8000-000000000001"
@@ -31,32 +29,6 @@ DEFENDER = "5a1b0000-0000-4000-8000-000000000006"
 BRUTE_FORCE = "5a1b0000-0000-4000-8000-000000000101"
 RECON_THEN_DOWNLOAD = "5a1b0000-0000-4000-8000-000000000102"
 ROOT_LOGIN = "5a1b0000-0000-4000-8000-000000000301"
-
-
-@pytest.fixture(scope="module")
-def detect_fixtures(fixtures: Path) -> Path:
-    return fixtures / "detect"
-
-
-@pytest.fixture(scope="module")
-def rules(detect_fixtures: Path) -> Path:
-    return Path(__file__).resolve().parent / "rules"
-
-
-@pytest.fixture(scope="module")
-def case_dir(tmp_path_factory: pytest.TempPathFactory, detect_fixtures: Path) -> Path:
-    folder = tmp_path_factory.mktemp("detect-case")
-    evidence = [path for path in sorted(detect_fixtures.iterdir()) if path.name != "rules"]
-    with Case.open(folder, create=True) as case:
-        report = Ingest(case, reference_year=2024).run(evidence)
-    assert report.quarantined == 0 and report.stored == 32, report.to_json()
-    return folder
-
-
-@pytest.fixture
-def connection(case_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with Case.open(case_dir) as case:
-        yield case.connection
 
 
 def run_rules(connection: duckdb.DuckDBPyConnection, *paths: Path,
