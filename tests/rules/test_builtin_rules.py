@@ -6,6 +6,7 @@ Layout (rules as data with positive and negative samples, as GuardDog and Falco 
     src/trailguard/rules/<pack>/**/<name>.yml     the rule (Sigma)
     tests/rules/<pack>/<name>/match*.<ext>        each must make the rule fire on its own events
     tests/rules/<pack>/<name>/nomatch*.<ext>      the rule must not fire on any of its events
+    tests/rules/<pack>/<name>/nearmiss*.<ext>     correlations: a base rule fires, no correlation
 
 Samples are evidence as a victim has it — ActionTrail or CloudTrail JSON, VPC flow-log lines,
 auth.log lines, audit.log records, Kubernetes audit JSON — recognised by content like any other
@@ -23,7 +24,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from sigma.correlations import SigmaCorrelationRule
 
+from trailguard.detect.correlation.rule import references_of
 from trailguard.detect.rules import LoadedRule, RuleSet, load_rules
 from trailguard.detect.run import detect
 from trailguard.detect.sources import builtin_packs
@@ -134,3 +137,36 @@ def test_rule_samples(item: tuple[str, Path], workdir: Path) -> None:
         for sample in sorted(samples.glob("nomatch*")):
             assert hits.get(sample.resolve(), 0) == 0, f"{loaded.title}: hit in {sample.name}"
         assert Path("<several files>") not in hits, f"{loaded.title}: alert across samples"
+
+
+def _correlation_files() -> list[tuple[str, Path]]:
+    return [(pack, path) for pack, path in RULE_FILES
+            if any(loaded.is_correlation for loaded in _rules_of(pack, path))]
+
+
+NEAR_MISS_PATTERNS = ("nearmiss*", "below_threshold*")
+
+
+@pytest.mark.parametrize("item", _correlation_files(), ids=_id)
+def test_correlation_near_misses(item: tuple[str, Path], workdir: Path) -> None:
+    """A correlation file's `nearmiss*` (or `below_threshold*`) samples hold events its base
+    rules match that stay under the count, outside the window, out of order or spread over
+    other entities: a base rule fires, no final correlation of the file does. (`nomatch*`
+    cannot show this: there every rule of the file, base rules included, must stay silent.)"""
+    pack, rule_file = item
+    folder = _sample_folder(pack, rule_file)
+    samples = sorted(path for pattern in NEAR_MISS_PATTERNS for path in folder.glob(pattern))
+    assert samples, f"no nearmiss* sample for the correlation file {rule_file.name}"
+    found = _pack_results(pack, workdir)
+    rules = _rules_of(pack, rule_file)
+    referenced = {reference for loaded in rules if isinstance(loaded.rule, SigmaCorrelationRule)
+                  for reference in references_of(loaded.rule)}
+    final = [loaded for loaded in rules if loaded.is_correlation and not loaded.names & referenced]
+    bases = [loaded for loaded in rules if not loaded.is_correlation]
+    for sample in samples:
+        where = sample.resolve()
+        assert any(found.get(base.id, {}).get(where, 0) for base in bases), (
+            f"{sample.name}: no base rule fires, so it is not a near miss")
+        for loaded in final:
+            assert found.get(loaded.id, {}).get(where, 0) == 0, (
+                f"{loaded.title}: alert in {sample.name}")
