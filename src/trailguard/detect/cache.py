@@ -175,6 +175,8 @@ def valid_program(program: Any) -> bool:
         return len(program) == 2 and valid_program(program[1])
     if _LEAF_ARITY.get(op) != len(program) or not _is_text(program[1]):
         return False
+    if len(program) == 2:  # null, present: the field alone
+        return True
     if op == "compare":
         return callable(program[2]) and isinstance(program[3], int | float)
     if op == "in":
