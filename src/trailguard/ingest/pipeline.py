@@ -12,7 +12,6 @@ import contextlib
 import multiprocessing
 import os
 import queue
-import shutil
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -289,7 +288,7 @@ class Ingest:
                     pool.shutdown(wait=True)
                     raise
         finally:
-            shutil.rmtree(spool, ignore_errors=True)
+            spool.remove()
 
     # -- writing what a reader produced --------------------------------------------------
     def _consume(self, item: _Planned, events: Iterator[Event]) -> None:

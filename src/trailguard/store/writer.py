@@ -35,6 +35,8 @@ from trailguard.store.schema import SYSTEM_COLUMNS, table_for
 
 #: Queued rows are inserted once this many have gathered (one INSERT per table).
 INSERT_ROWS = 20_000
+#: Queued batches averaging fewer rows than this are copied into one chunk per column.
+SMALL_BATCH_ROWS = 4_096
 
 
 @dataclass(slots=True)
@@ -135,10 +137,12 @@ class CaseWriter:
         for table, parts in pending.items():
             # Queued batches go in as one INSERT: an INSERT into a wide table costs
             # milliseconds however few its rows.
-            # Absent columns become nulls; one contiguous array per column (DuckDB scans a
-            # column of many small chunks slowly).
+            # Absent columns become nulls. Batches of many small files are made contiguous
+            # (DuckDB scans a column of many small chunks slowly); big batches are not copied.
             arrow = parts[0] if len(parts) == 1 else pa.concat_tables(
-                parts, promote_options="permissive").combine_chunks()
+                parts, promote_options="permissive")
+            if len(parts) > 1 and arrow.num_rows < len(parts) * SMALL_BATCH_ROWS:
+                arrow = arrow.combine_chunks()
             self.con.register("tg_batch", arrow)
             try:
                 insert = f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM tg_batch"
