@@ -24,7 +24,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlglot import exp
 
 from trailguard.errors import CaseError, EvidenceError, SourceLocation, TrailGuardError
 from trailguard.ingest.base import PARSERS, clean_text
@@ -67,10 +66,6 @@ PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 #: rewrites the last, partial DuckDB row group (122,880 rows) of every table it touched, so the
 #: parts are big: committing a wide 100,000-record Windows file in 20,000-record parts (96 MB)
 #: made the writer 1.5 times slower than in parts of 384 MB.
-#: Text columns whose values average this many characters are stored compressed with zstd
-#: (DuckDB's default, 4,096, leaves the ~2 KB raw Windows records uncompressed: the LSASS case
-#: was 302 MB on disk, 27 MB with zstd, for the same commit time).
-ZSTD_MIN_STRING_LENGTH = 256
 COMMIT_RECORDS = 100_000
 COMMIT_BYTES = 384 * 1024 * 1024
 COMMIT_SECONDS = 60.0
@@ -125,17 +120,6 @@ class _Inbox:
                 raise failure from None
             return
         self.waiting.setdefault(source, deque()).append(event)
-
-
-def _set_optional(con: duckdb.DuckDBPyConnection, name: str, value: int) -> str | None:
-    """Set a DuckDB setting that older versions lack; its previous value, or None."""
-    found = con.execute("SELECT value FROM duckdb_settings() WHERE name = ?", [name]).fetchall()
-    if not found:
-        return None
-    setting = exp.Set(expressions=[exp.SetItem(this=exp.EQ(
-        this=exp.column(name), expression=exp.Literal.number(value)))])
-    con.execute(setting.sql("duckdb")).fetchall()
-    return str(found[0][0])
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -210,7 +194,6 @@ class Ingest:
             raise CaseError(f"bad TRAILGUARD_INGEST_MEMORY_LIMIT {INGEST_MEMORY_LIMIT!r}: "
                             f"{error}") from error
         con.execute("SET threads = 1").fetchall()
-        zstd = _set_optional(con, "zstd_min_string_length", ZSTD_MIN_STRING_LENGTH)
         try:
             with collector_paused():
                 return self._run(paths)
@@ -227,8 +210,6 @@ class Ingest:
         finally:
             con.execute("SET memory_limit = ?", [previous[0]]).fetchall()
             con.execute("SET threads = ?", [int(previous[1])]).fetchall()
-            if zstd is not None:
-                _set_optional(con, "zstd_min_string_length", int(zstd))
 
     def _run(self, paths: list[Path]) -> IngestReport:
         self._purge_interrupted()
