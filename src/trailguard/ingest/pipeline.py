@@ -134,9 +134,15 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _fork_server_running() -> bool:
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    return getattr(server, "_forkserver_pid", None) is not None
+
+
 def _stop_fork_server() -> None:
-    """Stop the fork server once the workers are gone: no process outlives the run, and the
-    workers' CPU time is counted with this process's children (where benchmarks read it)."""
+    """Stop the fork server this run started, once its workers are gone: no process outlives
+    the run, and the workers' CPU time is counted with this process's children (where
+    benchmarks read it). A server the embedding program had already started is left alone."""
     server = getattr(multiprocessing.forkserver, "_forkserver", None)
     stop = getattr(server, "_stop", None)
     if callable(stop):
@@ -288,6 +294,7 @@ class Ingest:
         """Workers read roots and stream their events; this process writes them in order."""
         spool = make_spool(self.case.folder)
         context = _worker_context()
+        own_server = not _fork_server_running()
         results = context.Queue()
         try:
             with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
@@ -311,7 +318,8 @@ class Ingest:
                     raise
         finally:
             spool.remove()
-            _stop_fork_server()
+            if own_server:
+                _stop_fork_server()
 
     # -- writing what a reader produced --------------------------------------------------
     def _consume(self, item: _Planned, events: Iterator[Event]) -> None:

@@ -7,6 +7,7 @@ per task) while the main process writes to the case. For each unit the stream is
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import io
@@ -309,9 +310,25 @@ def spill(event: Event, spool: Spool) -> Event:
 
 
 def _write_ipc(table: pa.Table, spool: Spool) -> str:
-    path = os.path.join(spool.folder_for(table.nbytes), f"{uuid.uuid4().hex}.arrow")
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    folder = spool.folder_for(table.nbytes)
+    name = f"{uuid.uuid4().hex}.arrow"
+    try:
+        return _write_ipc_file(table, os.path.join(folder, name))
+    except OSError:
+        if folder == spool.disk:
+            raise
+    # Shared memory filled up behind our back (other programs use it too): go to disk.
+    return _write_ipc_file(table, os.path.join(spool.disk, name))
+
+
+def _write_ipc_file(table: pa.Table, path: str) -> str:
+    try:
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
     return path
 
 
