@@ -268,3 +268,17 @@ def test_vectorised_and_sql_engines_give_identical_alerts(connection, rules: Pat
     sql = alert_lines(connection, run_rules(connection, *paths, vectorised=False))
     assert len(vector) > 5
     assert sorted(map(json.dumps, vector)) == sorted(map(json.dumps, sql))
+
+
+def test_the_batches_of_a_parallel_scan_are_joined_before_rules_run() -> None:
+    import pyarrow as pa
+
+    from trailguard.detect.engine import _gathered
+
+    def batch(rows: int) -> pa.RecordBatch:
+        return pa.record_batch({"_uid": pa.array([f"u{i}" for i in range(rows)], pa.string())})
+
+    sizes = [b.num_rows for b in _gathered(iter([batch(3), batch(3), batch(0), batch(4)]), 6)]
+    assert sizes == [6, 4]
+    assert [b.num_rows for b in _gathered(iter([batch(0)]), 6)] == [0]
+    assert list(_gathered(iter([]), 6)) == []

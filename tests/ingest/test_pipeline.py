@@ -281,6 +281,70 @@ def test_parallel_workers_store_exactly_what_one_process_stores(
     assert not list((tmp_path / "two").glob(".spool-*"))
 
 
+def test_batches_spill_to_the_case_folder_when_shared_memory_is_full(
+    tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trailguard.ingest.pipeline as pipeline
+    import trailguard.ingest.reader as reader
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reader, "SPOOL_MEMORY_BYTES", 1)  # every batch goes to the case folder
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for number in range(3):
+        (evidence / f"trail{number}.json").write_bytes(cloudtrail_lines(300, f"p{number}"))
+    memory = ingest(tmp_path / "memory", evidence, workers=2)
+    monkeypatch.setattr(reader, "SPOOL_MEMORY_BYTES", 0)
+    disk = ingest(tmp_path / "disk", evidence, workers=2)
+    assert memory.to_json() == disk.to_json()
+    assert disk.stored == 900
+    assert not list((tmp_path / "disk").glob(".spool-*"))
+
+
+def test_a_killed_runs_shared_memory_spool_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    from trailguard.ingest.reader import make_spool
+
+    (tmp_path / "case").mkdir()
+    first = make_spool(tmp_path / "case")
+    if first.memory is None:
+        pytest.skip("no shared memory on this system")
+    (Path(first.memory) / "left.arrow").write_bytes(b"x")  # the run was killed here
+    second = make_spool(tmp_path / "case")
+    try:
+        assert not Path(first.memory).exists()
+        assert second.memory is not None and Path(second.memory).is_dir()
+    finally:
+        first.remove()
+        second.remove()
+    assert not Path(second.memory).exists()
+    assert not Path(second.disk).exists()
+
+
+def test_a_fork_server_started_by_the_caller_is_left_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+    import multiprocessing.forkserver as forkserver
+
+    import trailguard.ingest.pipeline as pipeline
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this system")
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 0)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for number in range(2):
+        (evidence / f"trail{number}.json").write_bytes(cloudtrail_lines(50, f"p{number}"))
+    ingest(tmp_path / "own", evidence, workers=2)
+    assert not pipeline._fork_server_running()  # the run stopped the server it started
+    forkserver.ensure_running()
+    try:
+        assert_balanced(ingest(tmp_path / "theirs", evidence, workers=2))
+        assert pipeline._fork_server_running()
+    finally:
+        pipeline._stop_fork_server()
+
+
 def test_utf16_files_are_read_as_text(tmp_path: Path) -> None:
     text = cloudtrail_lines(3).decode()
     (tmp_path / "bom.json").write_bytes(text.encode("utf-16"))

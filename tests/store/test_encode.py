@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trailguard.ingest.base import Record
-from trailguard.store.encode import OVERFLOW, SYSTEM_SLOTS, UID, _text, encode_records
+from trailguard.store.encode import (
+    OVERFLOW,
+    SYSTEM_SLOTS,
+    UID,
+    _text,
+    encode_records,
+    raw_array,
+)
 
 KEYS = st.sampled_from(["a", "b", "A", "c.d", "_uid", "", "x" * 300, "tab\tkey", "é"])
 SCALARS = st.none() | st.booleans() | st.integers(-10, 10**20) | st.floats(allow_nan=False) \
@@ -60,3 +67,13 @@ def test_a_repeated_dotted_path_goes_to_the_overflow() -> None:
     native = encode_records("t", records, "u:").native.to_pydict()
     assert native["c.d"] == ["top"]
     assert orjson.loads(native[OVERFLOW][0]) == {"c.d": "nested"}
+
+
+def test_raw_records_are_kept_exactly_and_bad_bytes_escaped() -> None:
+    good: list[str | bytes] = [b'{"a": "\xc3\xa9"}', b"", b"x" * 5000,
+                               "caf\u00e9 \u2603".encode()]
+    assert raw_array(good).to_pylist() == [
+        value.decode() if isinstance(value, bytes) else value for value in good]  # one buffer
+    assert raw_array([b"ok", b"\xff\xfe", b"z"]).to_pylist() == ["ok", "\\xff\\xfe", "z"]
+    assert raw_array(["text", b"bytes"]).to_pylist() == ["text", "bytes"]
+    assert raw_array([]).to_pylist() == []

@@ -160,7 +160,7 @@ def _run_vectorised(
         program = member.compiled.vector_program()
         if program is not None:
             literal_needles(program, needles)
-    for record_batch in reader:
+    for record_batch in _gathered(reader, ROWS_PER_BATCH):
         batch = Batch(pa.Table.from_batches([record_batch]))
         batch.share_literals(needles)
         uids = record_batch.column(0)
@@ -180,6 +180,26 @@ def _run_vectorised(
                 yield from _matches(member, table, record_batch, uids, hits.tolist())
     for member in fallback.values():
         yield from _run_sql(connection, table, columns, where, [member], stats)
+
+
+def _gathered(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.RecordBatch]:
+    """The reader's batches joined up to ``rows`` rows each: a parallel scan yields one batch
+    per row group, and every batch costs each rule of the group a pass of its own."""
+    waiting: list[pa.RecordBatch] = []
+    count = 0
+    for record_batch in reader:
+        if waiting and count + record_batch.num_rows > rows:
+            yield _joined(waiting)
+            waiting, count = [], 0
+        waiting.append(record_batch)
+        count += record_batch.num_rows
+    if waiting:
+        yield _joined(waiting)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    joined = pa.Table.from_batches(batches).combine_chunks().to_batches()
+    return joined[0] if len(joined) == 1 else batches[0]  # one batch, or no rows at all
 
 
 def _matches(member: _Member, table: str, record_batch: pa.RecordBatch, uids: pa.Array,

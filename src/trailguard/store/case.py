@@ -68,6 +68,35 @@ def _events_ddl() -> str:
     return create.sql("duckdb")
 
 
+#: Rows per DuckDB row group in the tables this TrailGuard writes (DuckDB's default is
+#: 122,880). A bulk insert writes each full row group to disk, compressed, as soon as it is
+#: filled, so most of the work is done while the readers still read; rows short of a full
+#: group wait for the commit, which also rewrites the last, partial group. With the default
+#: size the 96,180 OTRF LSASS events were all compressed at the final commit (2.2 s of
+#: DuckDB CPU, 1.6 s of it at the end); with 65,536 it took 1.3 s, 0.2 s at the end.
+ROW_GROUP_SIZE = 65_536
+_CATALOG = "tg_case"
+
+
+def _connect_for_writing(database: Path) -> duckdb.DuckDBPyConnection:
+    """A connection whose default database is the case file, attached with our row group
+    size (a setting of the attachment, not of the file: DuckDB keeps no such default)."""
+    # Spill files go beside the database, as they do when DuckDB opens the file itself
+    # (an in-memory primary database would spill to ./.tmp).
+    connection = duckdb.connect(config={"temp_directory": f"{database}.tmp"})
+    try:
+        attach = exp.Attach(
+            this=exp.alias_(exp.Literal.string(str(database)), _CATALOG),
+            expressions=[exp.AttachOption(this=exp.var("ROW_GROUP_SIZE"),
+                                          expression=exp.Literal.number(ROW_GROUP_SIZE))])
+        connection.execute(attach.sql("duckdb"))
+        connection.execute(exp.Use(this=exp.to_identifier(_CATALOG)).sql("duckdb"))
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 class Case:
     """An open case folder. Use as a context manager; one writer at a time (DuckDB locks)."""
 
@@ -95,7 +124,8 @@ class Case:
             config = {"enable_external_access": False, "autoload_known_extensions": False,
                       "autoinstall_known_extensions": False}
         try:
-            connection = duckdb.connect(str(database), read_only=read_only, config=config)
+            connection = (duckdb.connect(str(database), read_only=True, config=config)
+                          if read_only else _connect_for_writing(database))
         except duckdb.Error as error:
             raise CaseError(f"cannot open the case database: {error}",
                             SourceLocation(str(database))) from error

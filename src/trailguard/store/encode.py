@@ -100,9 +100,13 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
     the unit's records, so the same file always yields the same uids (positions alone may
     repeat, e.g. several records from one line).
     """
-    uids = pa.array([_uid(source_type, record, unit_prefix, first_sequence + index)
-                     for index, record in enumerate(records)], pa.string())
     keyed = any(record.key for record in records)
+    if keyed:
+        uids = pa.array([_uid(source_type, record, unit_prefix, first_sequence + index)
+                         for index, record in enumerate(records)], pa.string())
+    else:  # the usual case: no natural keys, the uid is the sequence number
+        uids = pa.array([f"{unit_prefix}{sequence:x}" for sequence in
+                         range(first_sequence, first_sequence + len(records))], pa.string())
     positions = pa.array([record.position for record in records], pa.int64())
     times = pa.array([record.time for record in records], pa.timestamp("us"))
     columns = _native_columns(records)
@@ -227,19 +231,13 @@ def _normal_table(source_type: str, records: list[Record], uids: pa.Array, posit
         "record": positions,
         "time": times,
     }
-    values: dict[str, list[Any]] = {}
-    for index, record in enumerate(records):
-        for name, value in record.normal.items():
-            if value is None:
-                continue
-            target = values.get(name)
-            if target is None:
-                if name not in NORMAL_COLUMNS:
-                    continue
-                target = values[name] = [None] * count
-            target[index] = value
-    for name, items in values.items():
-        columns[name] = _normal_column(NORMAL_COLUMNS[name], items)
+    normals = [record.normal for record in records]
+    present = set().union(*normals)  # the columns this batch fills, found at C speed
+    for name, kind in NORMAL_COLUMNS.items():
+        if name in present:
+            items = [normal.get(name) for normal in normals]
+            if any(item is not None for item in items):
+                columns[name] = _normal_column(kind, items)
     return pa.table(columns)
 
 

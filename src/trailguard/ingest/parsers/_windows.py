@@ -383,7 +383,8 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(message, str) and message:
         # The first line says what happened ("Process Create:", "An account was successfully
         # logged on."); the full text stays in the native Message field and the raw record.
-        normal["message"] = message.split("\n", 1)[0].strip()[:500]
+        cut = message.find("\n")
+        normal["message"] = (message if cut < 0 else message[:cut]).strip()[:500]
 
     category = None
     if event_id is not None:
@@ -486,7 +487,17 @@ def _port(value: Any) -> int | None:
     return port if port and 0 < port < 65536 else None
 
 
+#: Every field :func:`_network` reads (most events have none of them).
+_NETWORK_FIELDS = frozenset({
+    "IpAddress", "IpPort", "SourceIp", "SourceAddress", "SourcePort", "DestinationIp",
+    "DestinationPort", "DestAddress", "DestPort", "Protocol", "Initiated", "Direction",
+    "QueryName",
+})
+
+
 def _network(normal: dict[str, Any], data: dict[str, Any]) -> None:
+    if data.keys().isdisjoint(_NETWORK_FIELDS):
+        return
     get = data.get
     source = get("IpAddress")
     source_port = get("IpPort")
