@@ -76,7 +76,7 @@ def test_warm_cache_gives_identical_alerts_without_parsing(
         connection, cache: CompileCache, rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folders = [rules / name for name in ("windows", "linux", "cloud", "zeek")]
     cold_rules, cold_run, cold = run_once(connection, cache, *folders)
-    assert all(loaded.rule is not None for loaded in cold_rules.rules)
+    assert all(loaded.compiled is None for loaded in cold_rules.rules)  # compiled, not cached
     assert len(entries(cache)) == cold_rules.files == 13
 
     def no_parsing(*args: object) -> list[rules_module.LoadedRule]:
@@ -104,7 +104,7 @@ def test_editing_a_rule_file_invalidates_its_entry(connection, cache: CompileCac
                       encoding="utf-8")
 
     ruleset, _, warm = run_once(connection, cache, folder)
-    parsed = {loaded.id for loaded in ruleset.rules if loaded.rule is not None}
+    parsed = {loaded.id for loaded in ruleset.rules if loaded.compiled is None}
     assert parsed == {WHOAMI}
     assert cache.get(sha256(whoami)) is not None  # the edited file has its own entry now
     assert cache.get(before) is not None
@@ -141,13 +141,13 @@ def test_a_filter_document_bypasses_the_cache(connection, cache: CompileCache, r
 
     (folder / "filter_ws02.yml").write_text(FILTER_WS02, encoding="utf-8")
     ruleset, _, filtered = run_once(connection, cache, folder)
-    assert all(loaded.rule is not None for loaded in ruleset.rules)
+    assert all(loaded.compiled is None for loaded in ruleset.rules)
     assert [json.loads(line)["entities"]["host"] for line in filtered] == ["WS01.corp.example"]
     assert entries(cache) == stored  # the filtered rule was not cached
 
     (folder / "filter_ws02.yml").unlink()
     ruleset, _, again = run_once(connection, cache, folder)
-    assert all(loaded.rule is None for loaded in ruleset.rules)
+    assert all(loaded.compiled is not None for loaded in ruleset.rules)
     assert again == unfiltered
 
 
@@ -203,11 +203,11 @@ def test_a_corrupt_cache_file_is_ignored(connection, cache: CompileCache, rules:
         entry.write_bytes(content[: len(content) // 2] if garbage is None else garbage)
 
     ruleset, _, warm = run_once(connection, cache, folder)
-    assert all(loaded.rule is not None for loaded in ruleset.rules)
+    assert all(loaded.compiled is None for loaded in ruleset.rules)
     assert warm == cold
     # The unreadable entries were written afresh: the next run is served from the cache.
     ruleset, _, again = run_once(connection, cache, folder)
-    assert all(loaded.rule is None for loaded in ruleset.rules)
+    assert all(loaded.compiled is not None for loaded in ruleset.rules)
     assert again == cold
 
 

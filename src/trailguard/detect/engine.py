@@ -26,6 +26,7 @@ from trailguard.detect.vector import Batch, Text, evaluate, literal_needles
 
 BATCH = 48
 ROWS_PER_BATCH = 122_880
+FULLTEXT_ROWS_PER_BATCH = 8_192
 
 
 class Match(NamedTuple):
@@ -131,12 +132,19 @@ def run_rules(
         if where is None or not _has_rows(connection, table, where):
             stats.skipped_groups += 1
             continue
-        if vectorised:
-            yield from _run_vectorised(connection, table, columns, where, members, stats)
-        else:
+        if not vectorised:
             for start in range(0, len(members), BATCH):
                 yield from _run_sql(connection, table, columns, where,
                                     members[start : start + BATCH], stats)
+            continue
+        # Keyword rules read the full text of a row (every field joined, kilobytes per event):
+        # they get a pass of their own in small batches, so memory stays bounded.
+        plain = [m for m in members if FULLTEXT not in m.compiled.columns]
+        keyword = [m for m in members if FULLTEXT in m.compiled.columns]
+        for chosen, rows in ((plain, ROWS_PER_BATCH), (keyword, FULLTEXT_ROWS_PER_BATCH)):
+            if chosen:
+                yield from _run_vectorised(connection, table, columns, where, chosen, stats,
+                                           rows)
 
 
 def _has_rows(connection: duckdb.DuckDBPyConnection, table: str, where: exp.Expr) -> bool:
@@ -147,20 +155,22 @@ def _has_rows(connection: duckdb.DuckDBPyConnection, table: str, where: exp.Expr
 def _run_vectorised(
     connection: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str],
     where: exp.Expr, members: Sequence[_Member], stats: RunStats,
+    rows_per_batch: int = 0,
 ) -> Iterator[Match]:
+    rows_per_batch = rows_per_batch or ROWS_PER_BATCH
     needed = sorted({name for m in members for name in m.compiled.columns})
     query = render(_rows_query(table, columns, needed, where), "duckdb")
     stats.queries += 1
     relation = connection.sql(query)
     # DuckDB 2 renamed fetch_record_batch (still the name in 1.x) to to_arrow_reader.
-    reader = getattr(relation, "to_arrow_reader", relation.fetch_record_batch)(ROWS_PER_BATCH)
+    reader = getattr(relation, "to_arrow_reader", relation.fetch_record_batch)(rows_per_batch)
     fallback: dict[int, _Member] = {}
     needles: dict[Text, set[str]] = {}
     for member in members:
         program = member.compiled.vector_program()
         if program is not None:
             literal_needles(program, needles)
-    for record_batch in _gathered(reader, ROWS_PER_BATCH):
+    for record_batch in _gathered(reader, rows_per_batch):
         batch = Batch(pa.Table.from_batches([record_batch]))
         batch.share_literals(needles)
         uids = record_batch.column(0)
