@@ -53,10 +53,10 @@ __all__ = ["Ingest", "IngestReport", "choose_parser"]
 
 #: DuckDB's memory budget while ingesting (it spills beyond it).
 #: A fixed budget from the environment; by default it follows the widest table (DuckDB keeps a
-#: block per column of a table being appended to): 256 MB plus 512 KB per column.
+#: block per column of a table being appended to): 256 MB plus 1 MB per column.
 INGEST_MEMORY_LIMIT = os.environ.get("TRAILGUARD_INGEST_MEMORY_LIMIT", "")
 _BASE_MEMORY_MB = 256
-_MEMORY_PER_COLUMN_KB = 512
+_MEMORY_PER_COLUMN_KB = 1024
 #: Below this much evidence a run stays in one process (starting workers costs ~0.5 s).
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 #: Records are committed every this many records, bytes or seconds: small files share a commit

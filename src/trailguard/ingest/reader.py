@@ -278,6 +278,10 @@ def start_worker(results: Any) -> None:
     handle (it stops the queued work and rolls back what is unfinished)."""
     global _RESULTS
     _RESULTS = results
+    # A worker leaves only when the run is over: by then the main process has taken every event
+    # it waits for, or has failed and stopped reading. Either way the worker must not block at
+    # exit flushing events nobody will read (the queue's feeder thread would wait forever).
+    results.cancel_join_thread()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
