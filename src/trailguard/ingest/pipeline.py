@@ -63,11 +63,11 @@ PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 #: (it costs milliseconds), big files are committed in parts so that memory stays flat. A unit
 #: counts as done only when its files row leaves the 'loading' status; an interrupted run's
 #: 'loading' units are purged and read again, so no unit is ever left half-written. Each commit
-#: rewrites the last, partial DuckDB row group (122,880 rows) of every table it touched, so the
-#: parts are big: committing a wide 100,000-record Windows file in 20,000-record parts (96 MB)
-#: made the writer 1.5 times slower than in parts of 384 MB.
+#: rewrites the last, partial DuckDB row group of every table it touched (65,536 rows, see
+#: store.case), so parts are not small; but an uncommitted part must fit DuckDB's memory
+#: budget: with parts of 384 MB the 580-column OTRF atomics table ran out of it.
 COMMIT_RECORDS = 100_000
-COMMIT_BYTES = 384 * 1024 * 1024
+COMMIT_BYTES = 96 * 1024 * 1024
 COMMIT_SECONDS = 60.0
 
 
