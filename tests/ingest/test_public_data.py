@@ -98,3 +98,15 @@ def test_otrf_lsass_campaigns(tmp_path: Path, shared_data: Path) -> None:
         hosts = case.connection.execute(
             "SELECT host, count(*) FROM events GROUP BY 1 ORDER BY 1").fetchall()
     assert hosts == [("ACCT01.pandalab.com", 42482), ("MKT01.pandalab.com", 53698)]
+
+
+@pytest.mark.slow
+def test_otrf_windows_atomics_widest_table(tmp_path: Path, shared_data: Path) -> None:
+    """All OTRF Windows atomics: 680,352 events and 580 distinct fields in one table, the widest
+    case the writer meets (an uncommitted part must fit DuckDB's budget for that width)."""
+    atomics = shared_data / "otrf" / "datasets" / "atomic" / "windows"
+    zips = sorted(atomics.rglob("*.zip"))
+    report = ingest(tmp_path / "case", *zips)
+    assert report.quarantined == 0
+    assert report.records == report.stored + report.duplicates
+    assert report.sources["windows_json"].stored >= 600_000
