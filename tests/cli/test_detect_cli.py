@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.detect._support import MACOS_RULE, MACOS_RULE_ID
 from trailguard.cli.main import app
 
 runner = CliRunner()
@@ -29,20 +30,6 @@ EVENT_KEYS = {"source_type", "file", "record", "id"}
 SUMMARY_KEYS = {"rules", "rules_run", "refused", "rule_errors", "correlation_errors", "matches",
                 "alerts", "written", "out", "seconds", "top_rules"}
 
-MACOS_RULE = """\
-title: Osascript On A Mac
-id: 5a1b0000-0000-4000-8000-000000000801
-status: test
-author: TrailGuard tests
-logsource:
-    product: macos
-    category: process_creation
-detection:
-    selection:
-        Image|endswith: '/osascript'
-    condition: selection
-level: low
-"""
 UNDEFINED_CONDITION_RULE = """\
 title: Undefined Condition
 id: 5a1b0000-0000-4000-8000-000000000802
@@ -133,7 +120,7 @@ def test_rules_check_json_shape_and_counts(tmp_path: Path, rules: Path) -> None:
     assert all({"path", "id", "reason"} <= set(r) for r in report["refusals"])
     by_file = {Path(r["path"]).name: r for r in report["refusals"]}
     assert set(by_file) == {"macos.yml", "undefined.yml", "not_yaml.yml"}
-    assert by_file["macos.yml"]["id"] == "5a1b0000-0000-4000-8000-000000000801"
+    assert by_file["macos.yml"]["id"] == MACOS_RULE_ID
     assert by_file["macos.yml"]["reason"].startswith("no ingested source serves logsource")
     assert by_file["undefined.yml"]["id"] == "5a1b0000-0000-4000-8000-000000000802"
     assert "nothere" in by_file["undefined.yml"]["reason"]

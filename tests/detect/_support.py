@@ -120,3 +120,21 @@ def case_table(connection: duckdb.DuckDBPyConnection, events: Events,
         yield connection
     finally:
         connection.execute(f"DROP TABLE {quote_identifier('ev_' + source_type)}")
+
+
+#: A rule for a logsource TrailGuard does not ingest (refused with that reason).
+MACOS_RULE_ID = "5a1b0000-0000-4000-8000-000000000701"
+MACOS_RULE = f"""\
+title: Osascript On A Mac
+id: {MACOS_RULE_ID}
+status: test
+author: TrailGuard tests
+logsource:
+    product: macos
+    category: process_creation
+detection:
+    selection:
+        Image|endswith: '/osascript'
+    condition: selection
+level: low
+"""

@@ -12,26 +12,13 @@ import duckdb
 import pytest
 
 import trailguard.detect.rules as rules_module
+from tests.detect._support import MACOS_RULE
 from trailguard.detect.alerts import EventDetails, iter_json
 from trailguard.detect.cache import CompileCache
 from trailguard.detect.rules import RuleSet, load_rules
 from trailguard.detect.run import DetectionRun, detect
 
 WHOAMI = "5a1b0000-0000-4000-8000-000000000002"
-MACOS_RULE = """\
-title: Osascript On A Mac
-id: 5a1b0000-0000-4000-8000-000000000701
-status: test
-author: TrailGuard tests
-logsource:
-    product: macos
-    category: process_creation
-detection:
-    selection:
-        Image|endswith: '/osascript'
-    condition: selection
-level: low
-"""
 FILTER_WS02 = """\
 title: Ignore whoami on WS02
 id: 5a1b0000-0000-4000-8000-000000000702
