@@ -1,0 +1,1 @@
+"""Attack tracing: alerts become incidents with an ordered ATT&CK chain."""
