@@ -23,6 +23,7 @@ from trailguard.detect.dialects import render
 from trailguard.detect.logsources import Route
 from trailguard.detect.plan import FULLTEXT, SYSTEM_PREFIX, CaseTables, CompiledRoute, CompiledRule
 from trailguard.detect.vector import Batch, Text, evaluate, literal_needles
+from trailguard.store.results import arrow_reader
 
 BATCH = 48
 ROWS_PER_BATCH = 122_880
@@ -162,8 +163,7 @@ def _run_vectorised(
     query = render(_rows_query(table, columns, needed, where), "duckdb")
     stats.queries += 1
     relation = connection.sql(query)
-    # DuckDB 2 renamed fetch_record_batch (still the name in 1.x) to to_arrow_reader.
-    reader = getattr(relation, "to_arrow_reader", relation.fetch_record_batch)(rows_per_batch)
+    reader = arrow_reader(relation, rows_per_batch)
     fallback: dict[int, _Member] = {}
     needles: dict[Text, set[str]] = {}
     for member in members:

@@ -1,0 +1,200 @@
+"""Alerts → groups: alerts that share an entity within that entity's time window are linked,
+and the connected groups are the incidents.
+
+Linking is chained: alerts naming one entity are sorted by time and each is linked to the one
+before it when the gap is within the window of the entity's kind (a stolen key links its uses
+over days, a host only over a quarter of an hour, because a busy host carries unrelated
+alerts; a user agent links nothing, many people run the same CLI). Hub
+entities — an address behind which many principals hide (a NAT gateway), a host many accounts
+log on to (a domain controller), a principal that touches many machines (a CI runner, a cloud
+service) — link nothing: they are detected from the alerts by how many distinct hosts and
+principals they are seen with, and reported with that reason.
+
+Every alert keeps the link that brought it in: the entity it shares and the alert it shares
+it with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+
+from trailguard.store.results import arrow_table
+from trailguard.trace.model import EntityRef, Hub
+
+HOUR = 3600
+
+#: Default linking windows per entity kind, in seconds.
+DEFAULT_WINDOWS: dict[str, int] = {
+    "ip": 72 * HOUR,  # a public address; private addresses use the host window
+    "ip_private": 15 * 60,
+    "access_key": 72 * HOUR,
+    "principal": 24 * HOUR,
+    "session": 24 * HOUR,
+    "user": 8 * HOUR,
+    "host": 15 * 60,
+    "instance": 15 * 60,
+    "process": 24 * HOUR,
+    "file": 24 * HOUR,
+    "bucket": 24 * HOUR,
+    "security_group": 24 * HOUR,
+    "domain": 72 * HOUR,
+    "invocation": 24 * HOUR,
+}
+
+#: Kinds through which low and informational alerts do not link: such alerts are many and
+#: mostly benign (a login from the office address), so they may join an incident through a
+#: specific entity (a process, a session, a key) but never bridge two through a broad one.
+BROAD_KINDS = ("ip", "domain", "user", "host", "instance")
+SPECIFIC_LEVELS = ("medium", "high", "critical")
+
+#: Kinds whose distinct values count as the "peers" of an entity when finding hubs.
+ANCHOR_KINDS = ("host", "instance", "principal", "user")
+
+#: Linking preference when an alert has several links (the most specific first).
+KIND_ORDER = ("invocation", "process", "session", "access_key", "ip", "principal", "domain",
+              "file", "bucket", "security_group", "user", "instance", "host", "ip_private")
+
+_PRIVATE_IP = (r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|"
+               r"100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.|[fF][cdCD]|[fF][eE]80)")
+
+
+@dataclass
+class GroupingConfig:
+    windows: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
+    hub_peers: int = 20  # an entity seen with more distinct hosts/principals is a hub
+    min_hub_alerts: int = 3
+
+
+@dataclass
+class Grouping:
+    """Result: group (component) of every alert, and the link that joined each alert."""
+
+    group_of: np.ndarray  # int64 per alert idx
+    link_kind: list[str | None]  # per alert idx: the entity kind of its link
+    link_value: list[str | None]
+    link_peer: np.ndarray  # per alert idx: the alert it is linked to (-1: none)
+    hubs: list[Hub]
+
+
+def find_hubs(connection: duckdb.DuckDBPyConnection, config: GroupingConfig) -> list[Hub]:
+    """Entities seen with more than `hub_peers` distinct hosts and principals."""
+    anchors = ", ".join(f"'{kind}'" for kind in ANCHOR_KINDS)
+    rows = connection.execute(f"""
+        WITH anchors AS (
+            SELECT DISTINCT idx, kind || ':' || value AS anchor FROM trace_entities
+            WHERE kind IN ({anchors})
+        ),
+        counted AS (
+            SELECT t.kind, t.value, count(DISTINCT t.idx) AS alerts,
+                   count(DISTINCT a.anchor) FILTER (WHERE a.anchor <> t.kind || ':' || t.value)
+                       AS peers,
+                   count(DISTINCT a.anchor) FILTER (WHERE a.anchor LIKE 'host:%'
+                                                     OR a.anchor LIKE 'instance:%') AS hosts,
+                   count(DISTINCT a.anchor) FILTER (WHERE a.anchor LIKE 'principal:%'
+                                                     OR a.anchor LIKE 'user:%') AS principals
+            FROM trace_entities t JOIN anchors a USING (idx)
+            GROUP BY t.kind, t.value
+        )
+        SELECT kind, value, alerts, peers, hosts, principals FROM counted
+        WHERE peers > ? AND alerts >= ?
+        ORDER BY peers DESC, kind, value
+    """, [config.hub_peers, config.min_hub_alerts]).fetchall()
+    hubs = []
+    for kind, value, alerts, peers, hosts, principals in rows:
+        reason = (f"seen in {alerts} alerts with {peers} distinct hosts and principals "
+                  f"({hosts} hosts, {principals} principals; the limit is {config.hub_peers})")
+        hubs.append(Hub(EntityRef(kind, value), reason))
+    return hubs
+
+
+def _union_find(count: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    parent = np.arange(count, dtype=np.int64)
+    parent_list = parent.tolist()
+
+    def root(node: int) -> int:
+        while parent_list[node] != node:
+            parent_list[node] = parent_list[parent_list[node]]
+            node = parent_list[node]
+        return node
+
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            if ra < rb:
+                parent_list[rb] = ra
+            else:
+                parent_list[ra] = rb
+    return np.fromiter((root(node) for node in range(count)), dtype=np.int64, count=count)
+
+
+def group_alerts(connection: duckdb.DuckDBPyConnection, count: int,
+                 config: GroupingConfig) -> Grouping:
+    """Link the alerts of `trace_entities` (built by `entities.build_alert_entities`)."""
+    hubs = find_hubs(connection, config)
+    hub_table = {"kind": [hub.ref.kind for hub in hubs], "value": [hub.ref.value for hub in hubs]}
+    import pyarrow as pa
+
+    connection.register("trace_hubs", pa.table(hub_table, schema=pa.schema(
+        [("kind", pa.string()), ("value", pa.string())])))
+    windows = config.windows
+    cases = " ".join(
+        f"WHEN kind = '{kind}' THEN {int(seconds)}" for kind, seconds in windows.items()
+        if kind in KIND_ORDER and kind != "ip_private")
+    order = " ".join(f"WHEN '{kind}' THEN {rank}" for rank, kind in enumerate(KIND_ORDER))
+    private_window = int(windows.get("ip_private", 15 * 60))
+    linking = ", ".join(f"'{kind}'" for kind in windows if kind in KIND_ORDER)
+    broad = ", ".join(f"'{kind}'" for kind in BROAD_KINDS)
+    levels = ", ".join(f"'{level}'" for level in SPECIFIC_LEVELS)
+    try:
+        edges = arrow_table(connection.sql(f"""
+            WITH linkable AS (
+                SELECT e.idx, e.time, e.kind, e.value, e.scope FROM trace_entities e
+                ANTI JOIN trace_hubs h ON h.kind = e.kind AND h.value = e.value
+                WHERE e.kind IN ({linking}) AND (
+                    e.kind NOT IN ({broad}) OR e.idx IN (
+                        SELECT idx FROM trace_alerts WHERE level IN ({levels})))
+            ),
+            chained AS (
+                SELECT idx, time, kind, value,
+                       lag(idx) OVER w AS prev_idx, lag(time) OVER w AS prev_time
+                FROM linkable
+                WINDOW w AS (PARTITION BY kind, value, scope ORDER BY time NULLS FIRST, idx)
+            )
+            SELECT prev_idx, idx,
+                   CASE WHEN kind = 'ip' AND regexp_matches(value, '{_PRIVATE_IP}')
+                        THEN 'ip_private' ELSE kind END AS link_kind, value
+            FROM chained
+            WHERE prev_idx IS NOT NULL AND (
+                time IS NULL OR prev_time IS NULL OR
+                epoch(time) - epoch(prev_time) <= CASE
+                    WHEN kind = 'ip' AND regexp_matches(value, '{_PRIVATE_IP}')
+                    THEN {private_window}
+                    {cases} ELSE 0 END)
+            ORDER BY idx, CASE link_kind {order} ELSE 99 END
+        """))
+    finally:
+        connection.unregister("trace_hubs")
+    left = edges.column("prev_idx").to_numpy().astype(np.int64)
+    right = edges.column("idx").to_numpy().astype(np.int64)
+    group_of = _union_find(count, left, right)
+    link_kind: list[str | None] = [None] * count
+    link_value: list[str | None] = [None] * count
+    link_peer = np.full(count, -1, dtype=np.int64)
+    kinds = edges.column("link_kind").to_pylist()
+    values = edges.column("value").to_pylist()
+    # the first (most specific) edge that reaches each alert from an earlier one …
+    for position, node in enumerate(right.tolist()):
+        if link_kind[node] is None:
+            link_kind[node] = kinds[position]
+            link_value[node] = values[position]
+            link_peer[node] = left[position]
+    # … and for the first alert of a chain, the edge leading on from it
+    for position, node in enumerate(left.tolist()):
+        if link_kind[node] is None:
+            link_kind[node] = kinds[position]
+            link_value[node] = values[position]
+            link_peer[node] = right[position]
+    return Grouping(group_of, link_kind, link_value, link_peer, hubs)

@@ -1,0 +1,255 @@
+"""`trace(connection)`: the case's alerts → ranked incidents (stored as table `incidents`)."""
+
+from __future__ import annotations
+
+import time as clock
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from trailguard.errors import CaseError
+from trailguard.store.results import arrow_table
+from trailguard.trace.chain import (
+    AlertInfo,
+    Roles,
+    assign_roles,
+    build_steps,
+    collect_entities,
+    collect_indicators,
+    find_entry_point,
+    incident_id,
+    score,
+    severity_label,
+)
+from trailguard.trace.entities import build_alert_entities, build_alert_events, ip_scope
+from trailguard.trace.evidence import CaseLookups
+from trailguard.trace.group import Grouping, GroupingConfig, group_alerts
+from trailguard.trace.hosts import HostNames, resolve
+from trailguard.trace.model import (
+    EntityRef,
+    EvidenceRef,
+    Impact,
+    Incident,
+    TraceResult,
+)
+
+
+@dataclass
+class TraceConfig:
+    grouping: GroupingConfig = field(default_factory=GroupingConfig)
+    #: incidents (best ranked first) whose lateral movement, exfiltration, persistence,
+    #: downtime and context are looked up in the whole case; the rest get chain and entities
+    detail_limit: int = 500
+    context_limit: int = 100  # context steps per incident
+
+
+@dataclass
+class TraceRun:
+    result: TraceResult
+    seconds: dict[str, float]
+
+
+def _alert_infos(connection: duckdb.DuckDBPyConnection, grouping: Grouping
+                 ) -> list[AlertInfo]:
+    files = dict(connection.execute(
+        "SELECT id, path || CASE WHEN member <> '' THEN '!' || member ELSE '' END FROM files"
+    ).fetchall())
+    table = arrow_table(connection.sql("""
+        SELECT a.idx, a.alert_id, a.time, a.level, a.rule_id, a.rule_title, a.rule_author,
+               a.rule_path, a.rule_source, a.techniques, a.tactics, a.source_type, a.uid,
+               e.file_id, e.record, e.operation, e.src_ip, lower(e.host) AS host, e.resource,
+               e.process_cmdline, x.kinds, x.values
+        FROM trace_alerts a
+        LEFT JOIN events e ON e.uid = a.uid
+        LEFT JOIN (SELECT idx, list(kind ORDER BY kind, value) AS kinds,
+                          list(value ORDER BY kind, value) AS values
+                   FROM trace_entities GROUP BY idx) x ON x.idx = a.idx
+        ORDER BY a.idx
+    """))
+    columns = [table.column(name).to_pylist() for name in table.column_names]
+    infos = []
+    for (idx, alert_id, when, level, rule_id, title, author, path, source, techniques, tactics,
+         source_type, uid, file_id, record, operation, src_ip, host, resource, command, kinds,
+         values) in zip(*columns, strict=True):
+        infos.append(AlertInfo(
+            idx=idx, alert_id=alert_id, time=when, level=level or "",
+            rule={"id": rule_id or "", "title": title or "", "level": level or "",
+                  "author": author or "", "path": path or "", "source": source or ""},
+            techniques=list(techniques or ()), tactics=list(tactics or ()),
+            evidence=EvidenceRef(source_type or "", files.get(file_id), record, uid or ""),
+            operation=operation,
+            entities=[EntityRef(k, v) for k, v in zip(kinds or (), values or (), strict=True)],
+            src_ip=src_ip, host=host, resource=resource, command=command))
+    for info in infos:
+        kind = grouping.link_kind[info.idx]
+        if kind is not None:
+            peer = infos[int(grouping.link_peer[info.idx])]
+            when = "before" if (peer.time or info.time) and peer.idx < info.idx else "after"
+            info.link = (f"shares {kind.replace('_private', '')} {grouping.link_value[info.idx]} "
+                         f"with '{peer.rule['title']}' {when}")
+    return infos
+
+
+def _entity_notes(names: HostNames) -> dict[EntityRef, str]:
+    notes: dict[EntityRef, str] = {}
+    for address, instance in names.ip_instance.items():
+        host = names.host_of_instance(instance)
+        notes[EntityRef("ip", address)] = f"private address of {host}"
+    for instance, host in names.instance_host.items():
+        notes[EntityRef("instance", instance)] = f"instance of host {host}"
+    return notes
+
+
+def trace(connection: duckdb.DuckDBPyConnection, config: TraceConfig | None = None
+          ) -> TraceRun:
+    config = config or TraceConfig()
+    tables = {row[0] for row in connection.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    if "alerts" not in tables:
+        raise CaseError("the case has no alerts yet: run `trailguard detect` first")
+    seconds: dict[str, float] = {}
+    started = clock.perf_counter()
+    count = build_alert_events(connection)
+    build_alert_entities(connection)
+    seconds["entities"] = clock.perf_counter() - started
+    grouping = group_alerts(connection, count, config.grouping)
+    seconds["grouping"] = clock.perf_counter() - started - seconds["entities"]
+    names = resolve(connection)
+    infos = _alert_infos(connection, grouping)
+    seconds["read"] = clock.perf_counter() - started - sum(seconds.values())
+    files = dict(connection.execute(
+        "SELECT id, path || CASE WHEN member <> '' THEN '!' || member ELSE '' END FROM files"
+    ).fetchall())
+    lookups = CaseLookups(connection, files, names)
+    hub_refs = {hub.ref for hub in grouping.hubs}
+    rule_counts = Counter(info.rule["id"] for info in infos)
+    rule_share = {rule: n / max(1, len(infos)) for rule, n in rule_counts.items()}
+    members: dict[int, list[AlertInfo]] = defaultdict(list)
+    for info in infos:
+        members[int(grouping.group_of[info.idx])].append(info)
+    notes = _entity_notes(names)
+    built = [_incident(group, hub_refs, rule_share, notes) for group in members.values()]
+    built.sort(key=lambda item: (-item[0].score, item[0].first or _EPOCH, item[0].id))
+    for incident, alerts, roles in built[:config.detail_limit]:
+        _enrich(incident, alerts, roles, lookups, config)
+    incidents = [incident for incident, _, _ in built]
+    seconds["incidents"] = clock.perf_counter() - started - sum(seconds.values())
+    result = TraceResult(
+        incidents=incidents, alerts=count, hubs=grouping.hubs,
+        window_seconds=dict(config.grouping.windows),
+        unlinked_alerts=sum(1 for group in members.values() if len(group) == 1))
+    store(connection, result)
+    seconds["total"] = clock.perf_counter() - started
+    return TraceRun(result, seconds)
+
+
+_EPOCH = np.datetime64(0, "s").astype(object)
+
+
+def _incident(alerts: list[AlertInfo], hub_refs: set[EntityRef], rule_share: dict[str, float],
+              notes: dict[EntityRef, str]) -> tuple[Incident, list[AlertInfo], Roles]:
+    alerts.sort(key=lambda a: (a.time is None, a.time or _EPOCH, a.idx))
+    roles = assign_roles(alerts, hub_refs)
+    steps = build_steps(alerts)
+    tactics = list(dict.fromkeys(t for a in alerts for t in a.tactics[:1]))
+    techniques = list(dict.fromkeys(t for a in alerts for t in a.techniques))
+    total, parts = score(alerts, [t for a in alerts for t in a.tactics], rule_share)
+    entities = collect_entities(alerts, roles, notes)
+    times = [a.time for a in alerts if a.time is not None]
+    entry = find_entry_point(steps, roles)
+    instances = sorted({r.value for a in alerts for r in a.entities if r.kind == "instance"})
+    hosts = sorted({r.value for a in alerts for r in a.entities if r.kind == "host"})
+    incident = Incident(
+        id=incident_id([a.alert_id for a in alerts]), score=total,
+        severity=severity_label(total), first=min(times) if times else None,
+        last=max(times) if times else None, title="", alerts=len(alerts),
+        alert_ids=[a.alert_id for a in alerts], entities=entities, chain=steps,
+        entry_point=entry, lateral_movement=[], exfiltration=[], persistence=[],
+        impact=Impact(instances=instances, hosts=hosts,
+                      keys=sorted({r.value for a in alerts for r in a.entities
+                                   if r.kind == "access_key"}),
+                      buckets=sorted({r.value for a in alerts for r in a.entities
+                                      if r.kind == "bucket"})),
+        indicators=collect_indicators(steps, roles, {}), tactics=tactics,
+        techniques=techniques, score_parts=parts)
+    incident.title = _title(incident)
+    return incident, alerts, roles
+
+
+def _title(incident: Incident) -> str:
+    where = ", ".join(incident.impact.hosts[:3]) or ", ".join(incident.impact.instances[:3])
+    attacker = next((e.ref.value for e in incident.entities
+                     if e.role == "attacker" and e.ref.kind == "ip"), "")
+    path = " → ".join(incident.tactics[:1] + incident.tactics[-1:]) if len(
+        incident.tactics) > 1 else "".join(incident.tactics[:1])
+    parts = [part for part in (where, f"from {attacker}" if attacker else "", path) if part]
+    return "; ".join(parts) or (incident.chain[0].rule.get("title", "") if incident.chain else "")
+
+
+def _enrich(incident: Incident, alerts: list[AlertInfo], roles: Roles, lookups: CaseLookups,
+            config: TraceConfig) -> None:
+    incident.lateral_movement = lookups.hops(alerts, roles)
+    incident.exfiltration = lookups.exfiltration(alerts, roles)
+    incident.persistence = lookups.persistence(alerts, roles)
+    instances = set(incident.impact.instances)
+    incident.impact.downtime = lookups.downtime(roles, instances)
+    incident.impact.data_bytes = incident.exfiltrated_bytes
+    incident.impact.hosts = sorted(set(incident.impact.hosts) | {
+        hop.target for hop in incident.lateral_movement})
+    context, total = lookups.context_steps(alerts, roles, config.context_limit)
+    if context:
+        incident.chain = sorted(incident.chain + context,
+                                key=lambda s: (s.time is None, s.time or _EPOCH, s.context))
+        incident.context_events = total
+    contacts = lookups.process_contacts(alerts)
+    if contacts:
+        for address in contacts:
+            if ip_scope(address) == "public":
+                roles.attacker_ips.add(address)
+    incident.indicators = collect_indicators(incident.chain, roles, contacts)
+
+
+INCIDENTS_DDL = """
+CREATE TABLE incidents (
+    id VARCHAR PRIMARY KEY, rank INTEGER, score DOUBLE, severity VARCHAR,
+    first TIMESTAMP, last TIMESTAMP, alerts BIGINT, title VARCHAR, document VARCHAR
+)
+"""
+
+
+def store(connection: duckdb.DuckDBPyConnection, result: TraceResult) -> None:
+    """Replace the case's incidents (a trace run recomputes all of them); the alert →
+    incident membership goes to `incident_alerts`."""
+    connection.execute("DROP TABLE IF EXISTS incidents")
+    connection.execute("DROP TABLE IF EXISTS incident_alerts")
+    connection.execute(INCIDENTS_DDL)
+    connection.execute("CREATE TABLE incident_alerts (incident VARCHAR, alert_id VARCHAR)")
+    if not result.incidents:
+        return
+    table = pa.table({
+        "id": [i.id for i in result.incidents],
+        "rank": list(range(1, len(result.incidents) + 1)),
+        "score": [i.score for i in result.incidents],
+        "severity": [i.severity for i in result.incidents],
+        "first": pa.array([i.first for i in result.incidents], pa.timestamp("us")),
+        "last": pa.array([i.last for i in result.incidents], pa.timestamp("us")),
+        "alerts": [i.alerts for i in result.incidents],
+        "title": [i.title for i in result.incidents],
+        "document": [orjson.dumps(i.to_json()).decode() for i in result.incidents],
+    })
+    membership = pa.table({
+        "incident": [i.id for i in result.incidents for _ in i.alert_ids],
+        "alert_id": [a for i in result.incidents for a in i.alert_ids],
+    })
+    connection.register("new_incidents", table)
+    connection.register("new_incident_alerts", membership)
+    try:
+        connection.execute("INSERT INTO incidents SELECT * FROM new_incidents")
+        connection.execute("INSERT INTO incident_alerts SELECT * FROM new_incident_alerts")
+    finally:
+        connection.unregister("new_incidents")
+        connection.unregister("new_incident_alerts")
