@@ -1,0 +1,1 @@
+"""Posture audit: how the attacker got in (network exposure, logging gaps, buckets, identities)."""

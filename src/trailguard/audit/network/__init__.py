@@ -1,0 +1,1 @@
+"""Security-group and network-ACL analysis for Alibaba Cloud and AWS (issue 7)."""
