@@ -177,25 +177,16 @@ def rules_update(
               f"into {shown(str(result.folder))} (sha256 {result.sha256[:16]}…)")
 
 
-def detect_command(
-    case: Path,
-    rules: list[Path] | None,
-    builtin: bool,
-    out_file: Path | None,
-    as_json: bool,
-    engine: str,
-    disabled_packs: list[str] | None = None,
-) -> None:
-    from trailguard.cli.main import EXIT_CASE, _fail
-    from trailguard.detect.alerts import EventDetails, store, write_jsonl
+def load_ruleset(rules: list[Path] | None, builtin: bool,
+                 disabled_packs: list[str] | None) -> tuple[Any, Any]:
+    """The rules to run (built-in packs and the user's), and the compile cache; exits with a
+    clear error on a missing path, an unknown pack or no rules at all."""
     from trailguard.detect.cache import CompileCache
     from trailguard.detect.rules import load_rules
-    from trailguard.detect.run import detect
     from trailguard.detect.sources import default_rule_paths
-    from trailguard.errors import CaseError, TrailGuardError
-    from trailguard.store.case import Case
+    from trailguard.errors import TrailGuardError
 
-    out, err = _consoles()
+    _, err = _consoles()
     missing = [path for path in rules or [] if not path.exists()]
     if missing:
         err.print(f"[bold red]error:[/bold red] no such file or folder: {shown(str(missing[0]))}")
@@ -212,21 +203,47 @@ def detect_command(
         err.print("[bold red]error:[/bold red] no rules to run: name rule files with --rules, "
                   "or run `trailguard rules update` to install the SigmaHQ rules")
         raise typer.Exit(EXIT_NO_RULES)
-    try:
-        with Case.open(case) as opened:
-            run = detect(opened.connection, ruleset, vectorised=engine == "vector", cache=cache)
-            store(opened.connection, run.alerts)
-            details = EventDetails.read(
-                opened.connection,
-                [ref.uid for alert in run.alerts for ref in (alert.event, *alert.members)],
-            )
-    except CaseError as error:
-        raise _fail(error, EXIT_CASE) from None
+    return ruleset, cache
+
+
+def run_detection(connection: Any, ruleset: Any, cache: Any, engine: str,
+                  out_file: Path | None) -> tuple[Any, int]:
+    """Run the rules over an open case, store the alerts, write them as JSON Lines."""
+    from trailguard.detect.alerts import EventDetails, store, write_jsonl
+    from trailguard.detect.run import detect
+
+    run = detect(connection, ruleset, vectorised=engine == "vector", cache=cache)
+    store(connection, run.alerts)
     written = 0
     if out_file is not None:
+        details = EventDetails.read(
+            connection, [ref.uid for alert in run.alerts for ref in (alert.event, *alert.members)])
         out_file.parent.mkdir(parents=True, exist_ok=True)
         with out_file.open("w", encoding="utf-8") as handle:
             written = write_jsonl(handle, run.alerts, details)
+    return run, written
+
+
+def detect_command(
+    case: Path,
+    rules: list[Path] | None,
+    builtin: bool,
+    out_file: Path | None,
+    as_json: bool,
+    engine: str,
+    disabled_packs: list[str] | None = None,
+) -> None:
+    from trailguard.cli.main import EXIT_CASE, _fail
+    from trailguard.errors import CaseError
+    from trailguard.store.case import Case
+
+    out, err = _consoles()
+    ruleset, cache = load_ruleset(rules, builtin, disabled_packs)
+    try:
+        with Case.open(case) as opened:
+            run, written = run_detection(opened.connection, ruleset, cache, engine, out_file)
+    except CaseError as error:
+        raise _fail(error, EXIT_CASE) from None
     summary = _summary(run, written, out_file)
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")

@@ -215,6 +215,70 @@ def detect(
     detect_command(case, rules, builtin, out_file, as_json, engine, disabled_packs)
 
 
+WindowOption = Annotated[
+    list[str] | None,
+    typer.Option("--window", help="Linking window of an entity kind, e.g. ip=72h, host=15m "
+                 "(repeatable; kinds: ip, ip_private, access_key, principal, session, user, "
+                 "host, instance, process, file, bucket, security_group, domain, invocation)."),
+]
+HubOption = Annotated[
+    int | None,
+    typer.Option("--hub-peers", help="An entity seen with more distinct hosts and principals "
+                 "than this is a hub and links nothing (default 20)."),
+]
+
+
+@app.command()
+def trace(
+    case: CaseOption,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write report.html, incidents.json, "
+                                  "timeline.csv, attack-layer.json and iocs.stix.json here.")
+    ] = None,
+    as_json: JsonOption = False,
+    window: WindowOption = None,
+    hub_peers: HubOption = None,
+) -> None:
+    """Group the case's alerts into incidents and rebuild each attack chain."""
+    from trailguard.cli.trace import trace_command
+
+    trace_command(case, out_dir, as_json, window, hub_peers)
+
+
+@app.command()
+def investigate(
+    evidence: Annotated[list[Path], typer.Argument(help="Files, folders or archives.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report, incidents "
+                                          "and alerts (the case goes to OUT/case).")],
+    case: Annotated[
+        Path | None, typer.Option("--case", help="Case folder (default: OUT/case).")
+    ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Sigma rule files or folders to run (repeatable)."),
+    ] = None,
+    builtin: Annotated[
+        bool, typer.Option("--builtin-rules/--no-builtin-rules",
+                           help="Also run TrailGuard's own rule packs.")
+    ] = True,
+    disabled_packs: Annotated[
+        list[str] | None,
+        typer.Option("--disable-pack", help="Switch a built-in pack off (repeatable)."),
+    ] = None,
+    as_json: JsonOption = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar (stderr).")
+    ] = True,
+    window: WindowOption = None,
+    hub_peers: HubOption = None,
+) -> None:
+    """Ingest evidence, run the rules, trace incidents and write the report: the whole job."""
+    from trailguard.cli.trace import investigate_command
+
+    investigate_command(evidence, out_dir, case, rules, builtin, disabled_packs, as_json,
+                        progress, window, hub_peers)
+
+
 @app.command()
 def sources(as_json: JsonOption = False) -> None:
     """List the evidence formats TrailGuard reads, with an example of each."""

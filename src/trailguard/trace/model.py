@@ -249,6 +249,7 @@ class Incident:
     techniques: list[str]
     score_parts: dict[str, float] = field(default_factory=dict)
     context_events: int = 0  # unalerted events added to the chain
+    next_steps: list[str] = field(default_factory=list)  # what the responder should do now
 
     @property
     def hop_count(self) -> int:
@@ -276,6 +277,7 @@ class Incident:
             "persistence": [item.to_json() for item in self.persistence],
             "impact": self.impact.to_json(),
             "indicators": [item.to_json() for item in self.indicators],
+            "next_steps": self.next_steps,
         }
 
 

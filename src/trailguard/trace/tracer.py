@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from trailguard.errors import CaseError
 from trailguard.store.results import arrow_table
+from trailguard.trace.advice import next_steps
 from trailguard.trace.chain import (
     AlertInfo,
     Roles,
@@ -211,6 +212,7 @@ def _enrich(incident: Incident, alerts: list[AlertInfo], roles: Roles, lookups: 
             if ip_scope(address) == "public":
                 roles.attacker_ips.add(address)
     incident.indicators = collect_indicators(incident.chain, roles, contacts)
+    incident.next_steps = next_steps(incident)
 
 
 INCIDENTS_DDL = """
