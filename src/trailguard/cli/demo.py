@@ -45,11 +45,18 @@ def demo_command(out_dir: Path, seed: int, as_json: bool) -> None:
         err.print("[yellow]interrupted:[/yellow] run `trailguard demo` again; it replaces "
                   "the demo folder")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    from trailguard.report import write_outputs
+
+    if result.trace is not None:
+        write_outputs(result.trace, out_dir / REPORT, title="TrailGuard demo incident")
     summary = _summary(demo, result, out_dir)
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
         return
     _print(out, summary, result.measurement.table())
+
+
+REPORT = "report"
 
 
 def _summary(demo: Any, result: Any, out_dir: Path) -> dict[str, Any]:
@@ -73,6 +80,8 @@ def _summary(demo: Any, result: Any, out_dir: Path) -> dict[str, Any]:
         "quarantined": report["quarantined"],
         "rules_run": result.run.rules_run,
         **result.measurement.as_dict(),
+        "report": str(out_dir / REPORT / "report.html"),
+        "trace": result.trace_measurement.as_dict() if result.trace_measurement else None,
         "seconds": {"generate": round(demo.seconds, 2),
                     **{key: round(value, 2) for key, value in result.seconds.items()}},
     }
@@ -103,6 +112,34 @@ def _print(out: Any, summary: dict[str, Any], rows: list[tuple[str, str, str, st
     out.print(f"[bold]steps alerted: {summary['steps_alerted']} of {summary['steps_total']}"
               f"[/bold]; benign records alerted: {summary['benign_records_alerted']:,} of "
               f"{summary['benign_records']:,} ({rate:.2f} %)")
+    _print_trace(out, summary)
     out.print(f"[dim]ground truth: {shown(summary['ground_truth'])}; explore with `trailguard "
               f"query --case {shown(summary['case'])} 'SELECT time, operation, actor_user, "
               "src_ip FROM events ORDER BY time'`[/dim]")
+
+
+def _print_trace(out: Any, summary: dict[str, Any]) -> None:
+    from trailguard.trace.advice import human_bytes
+
+    trace = summary.get("trace")
+    if not trace:
+        return
+    entry, hops, exfil = trace["entry_point"], trace["lateral_movement"], trace["exfiltration"]
+
+    def verdict(ok: bool) -> str:
+        return "[green]as in the ground truth[/green]" if ok else "[red]differs[/red]"
+
+    found = entry["found"] or {}
+    out.print(f"[bold]trace:[/bold] {summary['alerts']:,} alerts → {trace['incidents']:,} "
+              f"incidents; the attack incident {shown(str(trace['main_incident']))} holds "
+              f"{trace['attack_alerts_in_main_incident']:,} of {trace['attack_alerts']:,} "
+              f"attack alerts and {trace['steps_in_main_incident']} of {trace['steps_total']} "
+              "steps")
+    out.print(f"  entry point: {shown(str(found.get('rule', '—')))} on "
+              f"{shown(str(found.get('host')))} at {shown(str(found.get('time', ''))[:19])} — "
+              f"{verdict(entry['match'])}")
+    out.print(f"  lateral movement: {hops['found']} hops (truth {hops['truth']}) — "
+              f"{verdict(hops['match'])}")
+    out.print(f"  exfiltrated: {human_bytes(exfil['found_bytes'])} "
+              f"(truth {human_bytes(exfil['truth_bytes'])}) — {verdict(exfil['match'])}")
+    out.print(f"  report: {shown(summary['report'])}")

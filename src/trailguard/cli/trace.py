@@ -174,7 +174,8 @@ def print_summary(out: Any, result: Any, summary: dict[str, Any]) -> None:
         entry = top.entry_point
         if entry is not None:
             out.print(f"[bold]Entry point[/bold] {_short(_iso(entry.time))}: "
-                      f"{shown(entry.description)} ({shown(entry.tactic)} {shown(entry.technique)})")
+                      f"{shown(entry.description)} "
+                      f"({shown(entry.tactic)} {shown(entry.technique)})")
         chain = Table("time", "tactic", "technique", "step", "alerts",
                       title=f"Chain of {top.id}", title_justify="left")
         alerted = [step for step in top.chain if not step.context]

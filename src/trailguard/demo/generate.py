@@ -107,7 +107,7 @@ def generate(out: Path, seed: int = DEFAULT_SEED) -> DemoEvidence:
     world = build_world(seed)
     plan = make_plan(world)
     scene = Scene(world, plan, evidence)
-    write_story(scene, plan)
+    facts = write_story(scene, plan)
     recorder = Recorder(evidence)
     try:
         for day in range(world.days):
@@ -117,7 +117,7 @@ def generate(out: Path, seed: int = DEFAULT_SEED) -> DemoEvidence:
     finally:
         for stream in scene.streams():
             stream.close()
-    truth = ground_truth(world, recorder, environment(world, plan))
+    truth = ground_truth(world, recorder, environment(world, plan), facts)
     truth_path = out / TRUTH
     write(truth, truth_path)
     return DemoEvidence(out, evidence, truth_path, truth, time.perf_counter() - started)

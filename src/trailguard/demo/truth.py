@@ -118,7 +118,8 @@ STEPS: tuple[Step, ...] = (
 STEP_IDS = frozenset(step.id for step in STEPS)
 
 
-def ground_truth(world: World, recorder: Recorder, notes: dict[str, Any]) -> dict[str, Any]:
+def ground_truth(world: World, recorder: Recorder, notes: dict[str, Any],
+                 trace: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ground-truth document for what ``recorder`` saw written."""
     from trailguard.detect.attack import technique
 
@@ -158,6 +159,7 @@ def ground_truth(world: World, recorder: Recorder, notes: dict[str, Any]) -> dic
         "evidence_folder": "evidence",
         "records": {"total": total, "attack": attack, "benign": total - attack},
         "environment": notes,
+        "trace": trace or {},
         "steps": steps,
         "files": files,
     }

@@ -16,7 +16,7 @@ def human_bytes(count: int) -> str:
 
 def next_steps(incident: Incident) -> list[str]:
     steps: list[str] = []
-    targets = incident.impact.instances or incident.impact.hosts
+    targets = incident.impact.hosts or incident.impact.instances
     if targets:
         shown = ", ".join(targets[:6])
         steps.append(f"Snapshot the disks of {shown} before anything else touches them, then "
@@ -27,10 +27,13 @@ def next_steps(incident: Incident) -> list[str]:
         steps.append("Disable the access keys the attacker used or made: " + ", ".join(keys[:8])
                      + " (RAM UpdateAccessKey Status=Inactive / IAM update-access-key "
                      "--status Inactive), then rotate every secret they could read.")
+    planted: dict[str, list[str]] = {}
     for item in incident.persistence:
         if item.still_present:
-            steps.append(f"Remove the persistence still in place: {item.mechanism} — "
-                         f"{item.target}.")
+            planted.setdefault(item.mechanism, []).append(item.target)
+    for mechanism, targets in list(planted.items())[:6]:
+        shown = ", ".join(dict.fromkeys(target for target in targets if target))
+        steps.append(f"Remove what is still in place — {mechanism}: {shown or 'see the chain'}.")
     addresses = [i.value for i in incident.indicators
                  if i.kind in ("ipv4-addr", "ipv6-addr") and i.steps > 0]
     if addresses:
@@ -43,10 +46,10 @@ def next_steps(incident: Incident) -> list[str]:
         elif window.operation in ("StopLogging", "DeleteTrail"):
             steps.append(f"Logging was off on {window.resource} from {window.start} to "
                          f"{window.end}: collect what other sources saw in that window.")
-    for item in incident.exfiltration:
-        amount = human_bytes(item.bytes) if item.bytes is not None else (
-            f"{item.objects} objects" if item.objects else "an unknown amount")
-        steps.append(f"Assess what left to {item.destination} over {item.channel} ({amount}) "
+    for leak in incident.exfiltration:
+        amount = human_bytes(leak.bytes) if leak.bytes is not None else (
+            f"{leak.objects} objects" if leak.objects else "an unknown amount")
+        steps.append(f"Assess what left to {leak.destination} over {leak.channel} ({amount}) "
                      "and whether disclosure duties apply.")
     for hop in incident.lateral_movement:
         steps.append(f"Examine {hop.target}: reached by {hop.method} from {hop.source}.")

@@ -46,9 +46,11 @@ class AlertInfo:
     operation: str | None
     entities: list[EntityRef]
     src_ip: str | None = None
+    actor: frozenset[EntityRef] = frozenset()  # the event's own key and principal
     host: str | None = None
     resource: str | None = None
     command: str | None = None
+    url: str | None = None
     link: str = ""
 
     @property
@@ -129,11 +131,10 @@ def assign_roles(alerts: list[AlertInfo], hub_values: set[EntityRef]) -> Roles:
                 roles.attacker_principals.setdefault(ref.value, alert.time)
     for alert in alerts:
         if alert.operation in CREATING_OPERATIONS:
-            actor_is_attacker = any(roles.is_attacker(ref) for ref in alert.entities
-                                    if ref.kind in ("access_key", "principal"))
+            actor_is_attacker = any(roles.is_attacker(ref) for ref in alert.actor)
             if actor_is_attacker or alert.evidence.source_type in _HOST_SOURCES:
                 for ref in alert.entities:
-                    if ref.kind in ("access_key", "principal", "user"):
+                    if ref.kind in ("access_key", "principal", "user") and ref not in alert.actor:
                         roles.created.add(ref)
                         if ref.kind == "access_key":
                             roles.attacker_keys.add(ref.value)

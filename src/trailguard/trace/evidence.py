@@ -170,12 +170,13 @@ class CaseLookups:
         found: list[Persistence] = []
         seen: set[tuple[str, str]] = set()
         for alert in alerts:
-            if "persistence" not in alert.tactics:
+            if alert.tactic != "persistence":
                 continue
             target = self._persistence_target(alert, roles)
-            if (alert.rule.get("id", ""), target) in seen:
+            key = (alert.technique or str(alert.rule.get("id", "")), target.rsplit("/", 1)[-1])
+            if key in seen:
                 continue
-            seen.add((str(alert.rule.get("id", "")), target))
+            seen.add(key)
             removed_at, removal = self._removal(alert, target)
             found.append(Persistence(
                 mechanism=str(alert.rule.get("title", "")), technique=alert.technique,
@@ -190,6 +191,8 @@ class CaseLookups:
                 if ref.kind == kind and (ref in roles.created or kind in ("file",
                                                                           "security_group")):
                     return ref.value
+        if alert.url and alert.evidence.source_type == "web_access":
+            return alert.url.split("?", 1)[0]
         return alert.resource or alert.host or ""
 
     def _removal(self, alert: AlertInfo, target: str
@@ -207,17 +210,16 @@ class CaseLookups:
             """, [list(removals), alert.time, name, name, name]).fetchone()
             if row:
                 return row[0], self._evidence(row[1], row[2], row[3], row[4])
-        if ":" in target and alert.host:
-            host, _, path = target.partition(":")
-            if path.startswith("/") and len(path) > 3:
-                row = self.connection.execute("""
-                    SELECT time, source_type, uid, file_id, record FROM events
-                    WHERE lower(host) = ? AND time > ? AND contains(process_cmdline, ?)
-                      AND regexp_matches(process_cmdline, '(^|[\\s/])(rm|unlink|shred)\\s')
-                    ORDER BY time LIMIT 1
-                """, [host, alert.time, path]).fetchone()
-                if row:
-                    return row[0], self._evidence(row[1], row[2], row[3], row[4])
+        host, _, path = target.rpartition(":") if ":" in target else ("", "", target)
+        if path.startswith("/") and path.count("/") >= 2 and len(path) > 5:
+            row = self.connection.execute("""
+                SELECT time, source_type, uid, file_id, record FROM events
+                WHERE (? = '' OR lower(host) = ?) AND time > ? AND contains(process_cmdline, ?)
+                  AND regexp_matches(process_cmdline, '(^|[\\s/])(rm|unlink|shred)\\s')
+                ORDER BY time LIMIT 1
+            """, [host, host, alert.time, path]).fetchone()
+            if row:
+                return row[0], self._evidence(row[1], row[2], row[3], row[4])
         return None, None
 
     # --- impact -------------------------------------------------------------------------

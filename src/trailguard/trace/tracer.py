@@ -63,7 +63,10 @@ def _alert_infos(connection: duckdb.DuckDBPyConnection, grouping: Grouping
         SELECT a.idx, a.alert_id, a.time, a.level, a.rule_id, a.rule_title, a.rule_author,
                a.rule_path, a.rule_source, a.techniques, a.tactics, a.source_type, a.uid,
                e.file_id, e.record, e.operation, e.src_ip, lower(e.host) AS host, e.resource,
-               e.process_cmdline, x.kinds, x.values
+               e.process_cmdline, e.url, e.actor_access_key,
+               CASE WHEN e.source_type IN ('actiontrail', 'cloudtrail', 'k8s_audit')
+                    THEN coalesce(e.cloud_account, '') || ':' || e.actor_user END AS principal,
+               x.kinds, x.values
         FROM trace_alerts a
         LEFT JOIN events e ON e.uid = a.uid
         LEFT JOIN (SELECT idx, list(kind ORDER BY kind, value) AS kinds,
@@ -74,8 +77,11 @@ def _alert_infos(connection: duckdb.DuckDBPyConnection, grouping: Grouping
     columns = [table.column(name).to_pylist() for name in table.column_names]
     infos = []
     for (idx, alert_id, when, level, rule_id, title, author, path, source, techniques, tactics,
-         source_type, uid, file_id, record, operation, src_ip, host, resource, command, kinds,
-         values) in zip(*columns, strict=True):
+         source_type, uid, file_id, record, operation, src_ip, host, resource, command, url,
+         actor_key, principal, kinds, values) in zip(*columns, strict=True):
+        actor = frozenset(
+            ([EntityRef("access_key", actor_key)] if actor_key else [])
+            + ([EntityRef("principal", principal)] if principal else []))
         infos.append(AlertInfo(
             idx=idx, alert_id=alert_id, time=when, level=level or "",
             rule={"id": rule_id or "", "title": title or "", "level": level or "",
@@ -84,7 +90,8 @@ def _alert_infos(connection: duckdb.DuckDBPyConnection, grouping: Grouping
             evidence=EvidenceRef(source_type or "", files.get(file_id), record, uid or ""),
             operation=operation,
             entities=[EntityRef(k, v) for k, v in zip(kinds or (), values or (), strict=True)],
-            src_ip=src_ip, host=host, resource=resource, command=command))
+            src_ip=src_ip, actor=actor, host=host, resource=resource, command=command,
+            url=url))
     for info in infos:
         kind = grouping.link_kind[info.idx]
         if kind is not None:
@@ -133,7 +140,8 @@ def trace(connection: duckdb.DuckDBPyConnection, config: TraceConfig | None = No
     for info in infos:
         members[int(grouping.group_of[info.idx])].append(info)
     notes = _entity_notes(names)
-    built = [_incident(group, hub_refs, rule_share, notes) for group in members.values()]
+    built = [_incident(group, hub_refs, rule_share, notes, names)
+             for group in members.values()]
     built.sort(key=lambda item: (-item[0].score, item[0].first or _EPOCH, item[0].id))
     for incident, alerts, roles in built[:config.detail_limit]:
         _enrich(incident, alerts, roles, lookups, config)
@@ -152,7 +160,8 @@ _EPOCH = np.datetime64(0, "s").astype(object)
 
 
 def _incident(alerts: list[AlertInfo], hub_refs: set[EntityRef], rule_share: dict[str, float],
-              notes: dict[EntityRef, str]) -> tuple[Incident, list[AlertInfo], Roles]:
+              notes: dict[EntityRef, str], names: HostNames
+              ) -> tuple[Incident, list[AlertInfo], Roles]:
     alerts.sort(key=lambda a: (a.time is None, a.time or _EPOCH, a.idx))
     roles = assign_roles(alerts, hub_refs)
     steps = build_steps(alerts)
@@ -163,7 +172,8 @@ def _incident(alerts: list[AlertInfo], hub_refs: set[EntityRef], rule_share: dic
     times = [a.time for a in alerts if a.time is not None]
     entry = find_entry_point(steps, roles)
     instances = sorted({r.value for a in alerts for r in a.entities if r.kind == "instance"})
-    hosts = sorted({r.value for a in alerts for r in a.entities if r.kind == "host"})
+    hosts = sorted({r.value for a in alerts for r in a.entities if r.kind == "host"}
+                   | {names.instance_host[i] for i in instances if i in names.instance_host})
     incident = Incident(
         id=incident_id([a.alert_id for a in alerts]), score=total,
         severity=severity_label(total), first=min(times) if times else None,
