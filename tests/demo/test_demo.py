@@ -249,3 +249,33 @@ def test_an_earlier_demo_is_replaced_but_nothing_else(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me", encoding="utf-8")
     prepare(tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == [MARKER, "notes.txt"]
+
+
+# --- tracing against the ground truth's "trace" facts ------------------------------------------
+
+def test_tracing_rebuilds_the_seed_chain(demo_run: DemoRun) -> None:
+    trace = demo_run.summary["trace"]
+    facts = demo_run.truth["trace"]
+    assert trace["entry_point"]["match"], trace["entry_point"]
+    assert trace["entry_point"]["found"]["host"] == facts["entry_point"]["host"]
+    assert trace["lateral_movement"]["found"] == facts["hop_count"] == 2
+    assert trace["lateral_movement"]["match"]
+    assert trace["exfiltration"]["relative_error"] <= 0.01
+    assert trace["passed"]
+
+
+def test_the_attack_stays_in_one_incident(demo_run: DemoRun) -> None:
+    trace = demo_run.summary["trace"]
+    assert trace["incidents"] < demo_run.summary["alerts"] / 5
+    assert trace["attack_alerts_in_main_incident"] >= 0.95 * trace["attack_alerts"]
+    assert trace["steps_in_main_incident"] >= trace["steps_total"] - 2
+
+
+def test_the_report_is_written(demo_run: DemoRun) -> None:
+    report = Path(demo_run.summary["report"])
+    names = {path.name for path in report.parent.iterdir()}
+    assert {"report.html", "incidents.json", "timeline.csv", "attack-layer.json",
+            "iocs.stix.json"} <= names
+    incidents = json.loads((report.parent / "incidents.json").read_text(encoding="utf-8"))
+    assert incidents[0]["id"] == demo_run.summary["trace"]["main_incident"]
+    assert incidents[0]["hop_count"] == 2
