@@ -33,7 +33,7 @@ def test_investigate_writes_every_output(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["alerts"] >= len(SAMPLES)
     assert summary["incidents"] >= 1
-    assert OUTPUTS <= {path.name for path in out.iterdir()}
+    assert {path.name for path in out.iterdir()} >= OUTPUTS
     assert (out / "case" / "case.duckdb").is_file()
     incidents = json.loads((out / "incidents.json").read_text(encoding="utf-8"))
     assert {item["id"] for item in incidents} >= {summary["top"][0]["id"]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,8 +86,8 @@ class TinyCase:
 
 
 @pytest.fixture
-def tiny(tmp_path: Path) -> Iterator[TinyCase]:
-    yield TinyCase(tmp_path / "case")
+def tiny(tmp_path: Path) -> TinyCase:
+    return TinyCase(tmp_path / "case")
 
 
 def incident_of(result: TraceResult, alert_id: str) -> str:
