@@ -62,7 +62,17 @@ def test_a_hub_address_links_nothing_and_is_reported(tiny: TinyCase) -> None:
     result = tiny.trace(config)
     assert len({incident_of(result, alert_id) for alert_id in ids}) == 25
     hub = next(hub for hub in result.hubs if hub.ref.value == nat)
-    assert "25 distinct hosts and principals" in hub.reason
+    assert "25 distinct principals" in hub.reason
+
+
+def test_an_attackers_key_touching_many_instances_is_not_a_hub(tiny: TinyCase) -> None:
+    ids = [tiny.alert(minute / 10, f"GetPasswordData {minute}", actor_access_key=KEY,
+                      src_ip=ATTACKER, resource=f"i-{minute:017d}",
+                      instance_id=f"i-{minute:017d}")
+           for minute in range(30)]
+    result = tiny.trace()
+    assert len({incident_of(result, alert_id) for alert_id in ids}) == 1
+    assert not result.hubs
 
 
 def test_an_invocation_ties_the_api_call_to_what_ran_on_the_host(tiny: TinyCase) -> None:

@@ -75,3 +75,13 @@ def _from_tags(tags: tuple[str, ...]) -> AttackTags:
             if found:
                 tactics.extend(found[1])
     return AttackTags(tuple(dict.fromkeys(techniques)), tuple(dict.fromkeys(tactics)))
+
+
+#: ATT&CK v19 split Defense Evasion into Stealth and Defense Impairment; SigmaHQ already tags
+#: the new names while the bundled data (v18.1) and most labelled datasets use the old one.
+V18_TACTIC = {"stealth": "defense-evasion", "defense-impairment": "defense-evasion"}
+
+
+def same_tactic(a: str, b: str) -> bool:
+    """Whether two tactic shortnames name the same tactic across ATT&CK v18 and v19."""
+    return V18_TACTIC.get(a, a) == V18_TACTIC.get(b, b)

@@ -160,7 +160,7 @@ def build_steps(alerts: list[AlertInfo]) -> list[Step]:
             time=alert.time, last=alert.time, tactic=alert.tactic, technique=alert.technique,
             technique_name=found[0] if found else "", rule=alert.rule,
             evidence=alert.evidence, alerts=1, entities=list(alert.entities[:64]),
-            link=alert.link))
+            link=alert.link, tactics=list(alert.tactics)))
     return steps
 
 

@@ -7,8 +7,8 @@ over days, a host only over a quarter of an hour, because a busy host carries un
 alerts; a user agent links nothing, many people run the same CLI). Hub
 entities — an address behind which many principals hide (a NAT gateway), a host many accounts
 log on to (a domain controller), a principal that touches many machines (a CI runner, a cloud
-service) — link nothing: they are detected from the alerts by how many distinct hosts and
-principals they are seen with, and reported with that reason.
+service) — link nothing: they are detected from the alerts by how many distinct peers they are
+seen with (HUB_PEERS), and reported with that reason.
 
 Every alert keeps the link that brought it in: the entity it shares and the alert it shares
 it with.
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from trailguard.store.results import arrow_table
 from trailguard.trace.model import EntityRef, Hub
@@ -46,12 +47,30 @@ DEFAULT_WINDOWS: dict[str, int] = {
 
 #: Kinds through which low and informational alerts do not link: such alerts are many and
 #: mostly benign (a login from the office address), so they may join an incident through a
-#: specific entity (a process, a session, a key) but never bridge two through a broad one.
-BROAD_KINDS = ("ip", "domain", "user", "host", "instance")
+#: specific entity (a process, a session, a key) or their host within minutes, but never
+#: bridge two through a long-lived broad one.
+BROAD_KINDS = ("ip", "domain", "user")
 SPECIFIC_LEVELS = ("medium", "high", "critical")
 
-#: Kinds whose distinct values count as the "peers" of an entity when finding hubs.
-ANCHOR_KINDS = ("host", "instance", "principal", "user")
+#: What makes an entity a hub: the kinds of its "peers", the distinct values seen with it in
+#: the same alerts. An address behind which many principals act (a NAT gateway, a proxy); a
+#: host many accounts use (a domain controller, a jump host); a principal or key used from
+#: many addresses (a cloud service, a CI system); a domain or user agent many hosts use. An
+#: attacker's key touching thirty instances in a burst is not a hub: instances are not the
+#: peers of a key.
+HUB_PEERS: dict[str, tuple[str, ...]] = {
+    "ip": ("principal", "user"),
+    "host": ("user", "principal"),
+    "instance": ("user", "principal"),
+    "principal": ("ip",),
+    "access_key": ("ip",),
+    "session": ("ip",),
+    "domain": ("host", "instance"),
+    "user_agent": ("host", "instance", "principal"),
+    "bucket": ("principal", "user"),
+    "security_group": ("principal", "user"),
+    "file": ("user",),
+}
 
 #: Linking preference when an alert has several links (the most specific first).
 KIND_ORDER = ("invocation", "process", "session", "access_key", "ip", "principal", "domain",
@@ -64,7 +83,7 @@ _PRIVATE_IP = (r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.
 @dataclass
 class GroupingConfig:
     windows: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
-    hub_peers: int = 20  # an entity seen with more distinct hosts/principals is a hub
+    hub_peers: int = 20  # an entity seen with more distinct peers (HUB_PEERS) is a hub
     min_hub_alerts: int = 3
 
 
@@ -80,32 +99,29 @@ class Grouping:
 
 
 def find_hubs(connection: duckdb.DuckDBPyConnection, config: GroupingConfig) -> list[Hub]:
-    """Entities seen with more than `hub_peers` distinct hosts and principals."""
-    anchors = ", ".join(f"'{kind}'" for kind in ANCHOR_KINDS)
-    rows = connection.execute(f"""
-        WITH anchors AS (
-            SELECT DISTINCT idx, kind || ':' || value AS anchor FROM trace_entities
-            WHERE kind IN ({anchors})
-        ),
-        counted AS (
+    """Entities seen with more than `hub_peers` distinct peers (see HUB_PEERS)."""
+    pairs = pa.table({"kind": [k for k, peers in HUB_PEERS.items() for _ in peers],
+                      "peer": [p for peers in HUB_PEERS.values() for p in peers]})
+    connection.register("trace_hub_pairs", pairs)
+    try:
+        rows = connection.execute("""
             SELECT t.kind, t.value, count(DISTINCT t.idx) AS alerts,
-                   count(DISTINCT a.anchor) FILTER (WHERE a.anchor <> t.kind || ':' || t.value)
-                       AS peers,
-                   count(DISTINCT a.anchor) FILTER (WHERE a.anchor LIKE 'host:%'
-                                                     OR a.anchor LIKE 'instance:%') AS hosts,
-                   count(DISTINCT a.anchor) FILTER (WHERE a.anchor LIKE 'principal:%'
-                                                     OR a.anchor LIKE 'user:%') AS principals
-            FROM trace_entities t JOIN anchors a USING (idx)
+                   count(DISTINCT a.kind || ':' || a.value) AS peers,
+                   list(DISTINCT a.kind) AS peer_kinds
+            FROM trace_entities t
+            JOIN trace_hub_pairs p ON p.kind = t.kind
+            JOIN trace_entities a ON a.idx = t.idx AND a.kind = p.peer
             GROUP BY t.kind, t.value
-        )
-        SELECT kind, value, alerts, peers, hosts, principals FROM counted
-        WHERE peers > ? AND alerts >= ?
-        ORDER BY peers DESC, kind, value
-    """, [config.hub_peers, config.min_hub_alerts]).fetchall()
+            HAVING count(DISTINCT a.kind || ':' || a.value) > ? AND count(DISTINCT t.idx) >= ?
+            ORDER BY peers DESC, t.kind, t.value
+        """, [config.hub_peers, config.min_hub_alerts]).fetchall()
+    finally:
+        connection.unregister("trace_hub_pairs")
     hubs = []
-    for kind, value, alerts, peers, hosts, principals in rows:
-        reason = (f"seen in {alerts} alerts with {peers} distinct hosts and principals "
-                  f"({hosts} hosts, {principals} principals; the limit is {config.hub_peers})")
+    for kind, value, alerts, peers, peer_kinds in rows:
+        named = " and ".join(f"{k}s" for k in sorted(peer_kinds))
+        reason = (f"seen in {alerts} alerts with {peers} distinct {named} "
+                  f"(the limit is {config.hub_peers})")
         hubs.append(Hub(EntityRef(kind, value), reason))
     return hubs
 
@@ -135,8 +151,6 @@ def group_alerts(connection: duckdb.DuckDBPyConnection, count: int,
     """Link the alerts of `trace_entities` (built by `entities.build_alert_entities`)."""
     hubs = find_hubs(connection, config)
     hub_table = {"kind": [hub.ref.kind for hub in hubs], "value": [hub.ref.value for hub in hubs]}
-    import pyarrow as pa
-
     connection.register("trace_hubs", pa.table(hub_table, schema=pa.schema(
         [("kind", pa.string()), ("value", pa.string())])))
     windows = config.windows

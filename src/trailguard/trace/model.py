@@ -87,6 +87,7 @@ class Step:
     entities: list[EntityRef] = field(default_factory=list)
     link: str = ""  # why it belongs to the incident: "shares ip:198.51.100.77 with …"
     context: bool = False  # True for an unalerted event added to complete the story
+    tactics: list[str] = field(default_factory=list)  # every tactic the rule names
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,7 +95,7 @@ class Step:
             "technique": self.technique, "technique_name": self.technique_name,
             "rule": self.rule, "evidence": self.evidence.to_json(), "alerts": self.alerts,
             "entities": [ref.to_json() for ref in self.entities], "link": self.link,
-            "context": self.context,
+            "context": self.context, "tactics": self.tactics,
         }
 
 

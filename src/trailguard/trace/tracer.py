@@ -165,7 +165,7 @@ def _incident(alerts: list[AlertInfo], hub_refs: set[EntityRef], rule_share: dic
     alerts.sort(key=lambda a: (a.time is None, a.time or _EPOCH, a.idx))
     roles = assign_roles(alerts, hub_refs)
     steps = build_steps(alerts)
-    tactics = list(dict.fromkeys(t for a in alerts for t in a.tactics[:1]))
+    tactics = list(dict.fromkeys(t for a in alerts for t in a.tactics))
     techniques = list(dict.fromkeys(t for a in alerts for t in a.techniques))
     total, parts = score(alerts, [t for a in alerts for t in a.tactics], rule_share)
     entities = collect_entities(alerts, roles, notes)
