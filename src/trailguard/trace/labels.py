@@ -73,7 +73,9 @@ class StageReport:
 
 def score_stages(incidents: list[Incident], labels: DatasetLabels) -> StageReport:
     """The incident holding most labelled stages, and how it holds them. Stages that share a
-    tactic (discovery: T1082, T1033, T1057) count as one stage, as the issue counts them."""
+    tactic (discovery: T1082, T1033, T1057) count as one stage, as the issue counts them. The
+    stages are in order when their first steps' times never decrease along the labelled order
+    (two stages shown by one event, at one time, are not out of order)."""
     groups: dict[tuple[str, ...], list[Stage]] = {}
     for stage in labels.stages:
         groups.setdefault(stage.tactics, []).append(stage)
@@ -94,8 +96,9 @@ def score_stages(incidents: list[Incident], labels: DatasetLabels) -> StageRepor
                            False, False)
     times = first_times(best)
     order = list(groups)
-    found_keys = sorted(times, key=lambda key: times[key])
-    in_order = found_keys == [key for key in order if key in times]
+    found_keys = sorted(times, key=lambda key: (times[key], order.index(key)))
+    labelled = [times[key] for key in order if key in times]
+    in_order = all(a <= b for a, b in zip(labelled, labelled[1:], strict=False))
     names = {key: "/".join(stage.technique for stage in stages) for key, stages in groups.items()}
     indicators = {indicator.value for indicator in best.indicators}
     return StageReport(
