@@ -72,7 +72,7 @@ def lsass() -> list[dict[str, Any]]:
     for name in ("LSASS_campaign_01", "LSASS_campaign_02"):
         labels = read_otrf_metadata(OTRF / "_metadata" / f"{name}.yaml")
         with tempfile.TemporaryDirectory() as folder:
-            done = _run_case([OTRF / name], _builtin() + [(SIGMA / "windows", "sigmahq")],
+            done = _run_case([OTRF / name], [*_builtin(), (SIGMA / "windows", "sigmahq")],
                              Path(folder))
         result = done["trace"]
         scored = score_stages(result.incidents, labels)
@@ -108,7 +108,7 @@ def stratus() -> dict[str, Any]:
             tactic_of[item["id"]] = [t.lower().replace(" ", "-")
                                      for t in item.get("mitreAttackTactics", [])]
     rows = []
-    rules = _builtin("aws") + [(SIGMA / "cloud" / "aws", "sigmahq")]
+    rules = [*_builtin("aws"), (SIGMA / "cloud" / "aws", "sigmahq")]
     for log in sorted((STRATUS / "detonation-logs").glob("*.json")):
         technique = log.stem
         with tempfile.TemporaryDirectory() as folder:

@@ -8,6 +8,7 @@ are in order when their first steps are.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,7 @@ def score_stages(incidents: list[Incident], labels: DatasetLabels) -> StageRepor
     order = list(groups)
     found_keys = sorted(times, key=lambda key: (times[key], order.index(key)))
     labelled = [times[key] for key in order if key in times]
-    in_order = all(a <= b for a, b in zip(labelled, labelled[1:], strict=False))
+    in_order = all(a <= b for a, b in itertools.pairwise(labelled))
     names = {key: "/".join(stage.technique for stage in stages) for key, stages in groups.items()}
     indicators = {indicator.value for indicator in best.indicators}
     return StageReport(
