@@ -101,3 +101,34 @@ def test_correlation_members_count_at_the_alert_time(tiny: TinyCase) -> None:
                       src_ip="172.16.1.10", dst_ip="192.0.2.160")
     result = tiny.trace()
     assert incident_of(result, beacon) != incident_of(result, late)
+
+
+def test_single_alert_incidents_beyond_the_limit_are_summarised_alike(tiny: TinyCase) -> None:
+    """SQL scores and names the single-alert incidents it summarises exactly as Python does."""
+    import json
+
+    from trailguard.store.case import Case
+    from trailguard.trace.singles import documents
+
+    ids = [tiny.alert(60 * 24 * day, f"rule {day}", level=level, tactics=tactics,
+                      source_type="auditd", host=f"host-{day}")
+           for day, (level, tactics) in enumerate((
+               ("high", ("execution", "persistence")), ("low", ("discovery",)),
+               ("informational", ()), ("critical", ("impact",))))]
+    everything = tiny.trace(TraceConfig(detail_limit=10))
+    assert not everything.summarised_incidents
+    expected = {i.alert_ids[0]: (i.id, round(i.score, 1), i.severity)
+                for i in everything.incidents}
+    config = TraceConfig(detail_limit=1)
+    limited = tiny.trace(config)
+    assert (len(limited.incidents), limited.summarised_incidents) == (1, 3)
+    assert limited.incident_count == 4
+    with Case.open(tiny.folder) as case:
+        docs = [json.loads(text) for text in documents(case.connection)]
+    assert [doc["alert_ids"][0] for doc in docs] == sorted(
+        ids, key=lambda a: -everything.incidents[
+            [i.alert_ids[0] for i in everything.incidents].index(a)].score)
+    for doc in docs:
+        assert (doc["id"], doc["score"], doc["severity"]) == expected[doc["alert_ids"][0]]
+        assert doc["chain"][0]["evidence"]["file"] == "/evidence/log.json"
+    assert sum(1 for doc in docs if doc.get("summarised")) == 3

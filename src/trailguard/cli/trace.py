@@ -64,9 +64,10 @@ def trace_command(case: Path, out_dir: Path | None, as_json: bool, windows: list
     try:
         with Case.open(case) as opened:
             run = trace(opened.connection, config)
+            written = (_write(run.result, out_dir, opened.connection)
+                       if out_dir is not None else {})
     except CaseError as error:
         raise _fail(error, EXIT_CASE) from None
-    written = _write(run.result, out_dir) if out_dir is not None else {}
     summary = summarise(run, written)
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")
@@ -74,10 +75,14 @@ def trace_command(case: Path, out_dir: Path | None, as_json: bool, windows: list
     print_summary(out, run.result, summary)
 
 
-def _write(result: Any, out_dir: Path) -> dict[str, Path]:
+def _write(result: Any, out_dir: Path, connection: Any) -> dict[str, Path]:
+    """The report files; incidents.json holds every incident of the case, the summarised
+    single-alert ones included."""
     from trailguard.report import write_outputs
+    from trailguard.trace.singles import documents
 
-    return write_outputs(result, out_dir)
+    every = documents(connection) if result.summarised_incidents else None
+    return write_outputs(result, out_dir, documents=every)
 
 
 def investigate_command(evidence: list[Path], out_dir: Path, case: Path | None,
@@ -119,6 +124,7 @@ def investigate_command(evidence: list[Path], out_dir: Path, case: Path | None,
             if chatty:
                 err.print(f"[dim]{len(detection.alerts):,} alerts; tracing…[/dim]")
             run = trace(opened.connection, config)
+            files = _write(run.result, out_dir, opened.connection)
     except CaseError as error:
         raise _fail(error, EXIT_CASE) from None
     except TrailGuardError as error:
@@ -127,7 +133,6 @@ def investigate_command(evidence: list[Path], out_dir: Path, case: Path | None,
         err.print("[yellow]interrupted:[/yellow] run the same command again; ingest resumes "
                   "where it stopped")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    files = _write(run.result, out_dir)
     files[ALERTS_FILE] = out_dir / ALERTS_FILE
     summary = summarise(run, files)
     summary["ingest"] = report.to_json()
@@ -159,7 +164,8 @@ def print_summary(out: Any, result: Any, summary: dict[str, Any]) -> None:
     from trailguard.trace.advice import human_bytes
 
     out.print(f"{summary['alerts']:,} alerts → {summary['incidents']:,} incidents "
-              f"({summary['unlinked_alerts']:,} single-alert)")
+              f"({summary['unlinked_alerts']:,} of them single alerts; "
+              f"{summary['detailed_incidents']:,} traced in detail)")
     for hub in result.hubs[:5]:
         out.print(f"[dim]not linking through {shown(str(hub.ref))}: {shown(hub.reason)}[/dim]")
     if result.incidents:

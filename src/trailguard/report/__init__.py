@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -26,21 +27,33 @@ DEFAULT_TITLE = "TrailGuard incident report"
 __all__ = ["DEFAULT_TITLE", "write_incidents", "write_outputs"]
 
 
-def write_incidents(result: TraceResult, path: Path) -> Path:
-    """Write ``incidents.json``: the incidents' ``to_json()`` in rank order."""
-    incidents = [incident.to_json() for incident in result.incidents]
-    path.write_bytes(orjson.dumps(incidents, option=orjson.OPT_INDENT_2) + b"\n")
+def write_incidents(result: TraceResult, path: Path,
+                    documents: Iterable[str] | None = None) -> Path:
+    """Write ``incidents.json``: the incidents' ``to_json()`` in rank order — or, when the
+    case holds more incidents than ``result`` details (``documents``, from
+    ``trailguard.trace.singles.documents``), every incident's document, streamed."""
+    if documents is None:
+        incidents = [incident.to_json() for incident in result.incidents]
+        path.write_bytes(orjson.dumps(incidents, option=orjson.OPT_INDENT_2) + b"\n")
+        return path
+    with path.open("wb") as handle:
+        handle.write(b"[")
+        for number, document in enumerate(documents):
+            handle.write(b"\n" if number == 0 else b",\n")
+            handle.write(orjson.dumps(orjson.loads(document), option=orjson.OPT_INDENT_2))
+        handle.write(b"\n]\n")
     return path
 
 
-def write_outputs(result: TraceResult, out_dir: Path, *,
-                  title: str = DEFAULT_TITLE) -> dict[str, Path]:
+def write_outputs(result: TraceResult, out_dir: Path, *, title: str = DEFAULT_TITLE,
+                  documents: Iterable[str] | None = None) -> dict[str, Path]:
     """Write every output of ``result`` into ``out_dir`` (created when missing); return the
-    paths written, by file name."""
+    paths written, by file name. ``documents``: every incident of the case (see
+    ``write_incidents``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
         write_html(result, out_dir / "report.html", title=title),
-        write_incidents(result, out_dir / "incidents.json"),
+        write_incidents(result, out_dir / "incidents.json", documents),
         write_timeline(result, out_dir / "timeline.csv"),
         write_navigator(result, out_dir / "attack-layer.json", title=title),
         write_stix(result, out_dir / "iocs.stix.json"),

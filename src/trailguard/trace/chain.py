@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +30,7 @@ ENTRY_TACTICS = ("initial-access", "execution")
 ENTRY_ENTITY_ORDER = ("process", "access_key", "ip", "principal", "session", "user", "domain")
 
 
-@dataclass
+@dataclass(slots=True)
 class AlertInfo:
     """One alert as the tracer sees it."""
 
@@ -60,6 +59,7 @@ class AlertInfo:
     @property
     def technique(self) -> str:
         return self.techniques[0] if self.techniques else ""
+
 
 
 @dataclass
@@ -257,7 +257,7 @@ def score(alerts: list[AlertInfo], tactics: list[str], rule_share: dict[str, flo
     worst = max((LEVEL_WEIGHT.get(alert.level, 1.0) for alert in alerts), default=0.0)
     severity = 40.0 * worst / 10.0
     coverage = 30.0 * min(1.0, len(set(tactics)) / 6.0)
-    rules = Counter(str(alert.rule.get("id")) for alert in alerts)
+    rules = {str(alert.rule.get("id")) for alert in alerts}
     rarity = 20.0 * (sum(1.0 - rule_share.get(rule, 0.0) for rule in rules) / len(rules)
                      if rules else 0.0)
     volume = 10.0 * min(1.0, math.log10(1 + len(alerts)) / 3.0)
@@ -274,7 +274,9 @@ def severity_label(value: float) -> str:
 
 
 def incident_id(alert_ids: list[str]) -> str:
-    digest = hashlib.blake2b(digest_size=6)
+    """A stable id from the incident's alerts (MD5 as a name, not for security; the SQL of
+    `singles.ID_SQL` computes the same for one alert)."""
+    digest = hashlib.md5(usedforsecurity=False)
     for alert_id in sorted(alert_ids):
         digest.update(alert_id.encode() + b"\0")
-    return f"INC-{digest.hexdigest()}"
+    return f"INC-{digest.hexdigest()[:12]}"

@@ -176,8 +176,7 @@ def build_alert_events(connection: duckdb.DuckDBPyConnection) -> int:
         FROM joined j ASOF LEFT JOIN processes p
           ON lower(j.host) = p.p_host AND j.parent_pid = p.p_pid AND j.event_time >= p.p_time
     """)
-    row = connection.execute("SELECT count(*) FROM trace_alerts").fetchone()
-    return int(row[0]) if row else 0
+    return int(connection.execute("SELECT count(*) FROM trace_alerts").fetchall()[0][0])
 
 
 def _select(extraction: Extraction) -> str:

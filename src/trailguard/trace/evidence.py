@@ -9,6 +9,7 @@ ever spliced into SQL text.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
@@ -63,6 +64,10 @@ class CaseLookups:
         self.connection = connection
         self.files = files
         self.names = names
+
+    def _one(self, query: str, parameters: list[object]) -> tuple[Any, ...] | None:
+        rows = self.connection.execute(query, parameters).fetchall()
+        return rows[0] if rows else None
 
     def _evidence(self, source_type: str, uid: str, file_id: int | None,
                   record: int | None) -> EvidenceRef:
@@ -202,22 +207,22 @@ class CaseLookups:
         removals = REMOVALS.get(alert.operation or "")
         if removals:
             name = target.split(":", 1)[-1]
-            row = self.connection.execute("""
+            row = self._one("""
                 SELECT time, source_type, uid, file_id, record FROM events
                 WHERE operation IN (SELECT unnest(?::VARCHAR[])) AND time > ?
                   AND (resource = ? OR actor_access_key = ? OR contains(resource, ?))
                 ORDER BY time LIMIT 1
-            """, [list(removals), alert.time, name, name, name]).fetchone()
+            """, [list(removals), alert.time, name, name, name])
             if row:
                 return row[0], self._evidence(row[1], row[2], row[3], row[4])
         host, _, path = target.rpartition(":") if ":" in target else ("", "", target)
         if path.startswith("/") and path.count("/") >= 2 and len(path) > 5:
-            row = self.connection.execute("""
+            row = self._one("""
                 SELECT time, source_type, uid, file_id, record FROM events
                 WHERE (? = '' OR lower(host) = ?) AND time > ? AND contains(process_cmdline, ?)
                   AND regexp_matches(process_cmdline, '(^|[\\s/])(rm|unlink|shred)\\s')
                 ORDER BY time LIMIT 1
-            """, [host, host, alert.time, path]).fetchone()
+            """, [host, host, alert.time, path])
             if row:
                 return row[0], self._evidence(row[1], row[2], row[3], row[4])
         return None, None
@@ -240,10 +245,10 @@ class CaseLookups:
             restarts = DOWN_OPERATIONS[operation]
             end = None
             if restarts and resource:
-                row = self.connection.execute("""
+                row = self._one("""
                     SELECT min(time) FROM events WHERE operation IN (SELECT unnest(?::VARCHAR[]))
                       AND coalesce(resource, instance_id) = ? AND time > ?
-                """, [list(restarts), resource, start]).fetchone()
+                """, [list(restarts), resource, start])
                 end = row[0] if row else None
             found.append(Downtime(resource or "?", start, end, operation))
         return found

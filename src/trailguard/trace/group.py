@@ -53,13 +53,14 @@ BROAD_KINDS = ("ip", "domain", "user")
 SPECIFIC_LEVELS = ("medium", "high", "critical")
 
 #: What makes an entity a hub: the kinds of its "peers", the distinct values seen with it in
-#: the same alerts. An address behind which many principals act (a NAT gateway, a proxy); a
+#: the same alerts. An address behind which many principals act (a NAT gateway, a proxy) or
+#: that talks to many hosts and addresses (a scanner, a resolver, an update mirror); a
 #: host many accounts use (a domain controller, a jump host); a principal or key used from
 #: many addresses (a cloud service, a CI system); a domain or user agent many hosts use. An
 #: attacker's key touching thirty instances in a burst is not a hub: instances are not the
 #: peers of a key.
 HUB_PEERS: dict[str, tuple[str, ...]] = {
-    "ip": ("principal", "user"),
+    "ip": ("principal", "user", "host", "ip"),
     "host": ("user", "principal"),
     "instance": ("user", "principal"),
     "principal": ("ip",),
@@ -111,6 +112,7 @@ def find_hubs(connection: duckdb.DuckDBPyConnection, config: GroupingConfig) -> 
             FROM trace_entities t
             JOIN trace_hub_pairs p ON p.kind = t.kind
             JOIN trace_entities a ON a.idx = t.idx AND a.kind = p.peer
+                AND NOT (a.kind = t.kind AND a.value = t.value)
             GROUP BY t.kind, t.value
             HAVING count(DISTINCT a.kind || ':' || a.value) > ? AND count(DISTINCT t.idx) >= ?
             ORDER BY peers DESC, t.kind, t.value

@@ -291,9 +291,18 @@ class TraceResult:
     hubs: list[Hub]
     window_seconds: dict[str, int]  # the linking windows used, per entity kind
     unlinked_alerts: int = 0  # alerts forming one-alert incidents
+    #: single-alert incidents beyond the detailed ones: stored in the case (table
+    #: `incidents`, with `"summarised": true` documents), not in `incidents`
+    summarised_incidents: int = 0
+
+    @property
+    def incident_count(self) -> int:
+        return len(self.incidents) + self.summarised_incidents
 
     def to_json(self) -> dict[str, Any]:
-        return {"alerts": self.alerts, "incidents": len(self.incidents),
+        return {"alerts": self.alerts, "incidents": self.incident_count,
+                "detailed_incidents": len(self.incidents),
+                "summarised_incidents": self.summarised_incidents,
                 "unlinked_alerts": self.unlinked_alerts,
                 "hubs": [hub.to_json() for hub in self.hubs],
                 "windows": self.window_seconds}

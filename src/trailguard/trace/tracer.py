@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time as clock
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import duckdb
@@ -13,6 +14,7 @@ import pyarrow as pa
 
 from trailguard.errors import CaseError
 from trailguard.store.results import arrow_table
+from trailguard.trace import singles
 from trailguard.trace.advice import next_steps
 from trailguard.trace.chain import (
     AlertInfo,
@@ -46,6 +48,8 @@ class TraceConfig:
     #: downtime and context are looked up in the whole case; the rest get chain and entities
     detail_limit: int = 500
     context_limit: int = 100  # context steps per incident
+    #: DuckDB's memory budget while tracing (it spills beyond); TRAILGUARD_MEMORY_LIMIT wins
+    memory_limit: str = "1GB"
 
 
 @dataclass
@@ -54,49 +58,62 @@ class TraceRun:
     seconds: dict[str, float]
 
 
-def _alert_infos(connection: duckdb.DuckDBPyConnection, grouping: Grouping
-                 ) -> list[AlertInfo]:
-    files = dict(connection.execute(
-        "SELECT id, path || CASE WHEN member <> '' THEN '!' || member ELSE '' END FROM files"
-    ).fetchall())
-    table = arrow_table(connection.sql("""
-        SELECT a.idx, a.alert_id, a.time, a.level, a.rule_id, a.rule_title, a.rule_author,
-               a.rule_path, a.rule_source, a.techniques, a.tactics, a.source_type, a.uid,
-               e.file_id, e.record, e.operation, e.src_ip, lower(e.host) AS host, e.resource,
-               e.process_cmdline, e.url, e.actor_access_key,
-               CASE WHEN e.source_type IN ('actiontrail', 'cloudtrail', 'k8s_audit')
-                    THEN coalesce(e.cloud_account, '') || ':' || e.actor_user END AS principal,
-               x.kinds, x.values
-        FROM trace_alerts a
-        LEFT JOIN events e ON e.uid = a.uid
-        LEFT JOIN (SELECT idx, list(kind ORDER BY kind, value) AS kinds,
-                          list(value ORDER BY kind, value) AS values
-                   FROM trace_entities GROUP BY idx) x ON x.idx = a.idx
-        ORDER BY a.idx
-    """))
+def _alert_infos(connection: duckdb.DuckDBPyConnection, grouping: Grouping,
+                 detailed: list[int], files: dict[int, str]) -> dict[int, AlertInfo]:
+    """The detailed alerts as AlertInfo, by alert index."""
+    connection.register("trace_wanted", pa.table({"idx": pa.array(detailed, pa.int64())}))
+    try:
+        table = arrow_table(connection.sql("""
+            SELECT a.idx, a.alert_id, a.time, a.level, a.rule_id, a.rule_title, a.rule_author,
+                   a.rule_path, a.rule_source, a.techniques, a.tactics, a.source_type, a.uid,
+                   e.file_id, e.record, e.operation, e.src_ip, lower(e.host) AS host,
+                   e.resource, e.process_cmdline, e.url, e.actor_access_key,
+                   CASE WHEN e.source_type IN ('actiontrail', 'cloudtrail', 'k8s_audit')
+                        THEN coalesce(e.cloud_account, '') || ':' || e.actor_user END
+                       AS principal,
+                   x.kinds, x.values
+            FROM trace_wanted w
+            JOIN trace_alerts a USING (idx)
+            LEFT JOIN events e ON e.uid = a.uid
+            LEFT JOIN (SELECT idx, list(kind ORDER BY kind, value) AS kinds,
+                              list(value ORDER BY kind, value) AS values
+                       FROM trace_entities WHERE idx IN (SELECT idx FROM trace_wanted)
+                       GROUP BY idx) x ON x.idx = a.idx
+            ORDER BY a.idx
+        """))
+    finally:
+        connection.unregister("trace_wanted")
     columns = [table.column(name).to_pylist() for name in table.column_names]
-    infos = []
+    refs: dict[tuple[str, str], EntityRef] = {}
+
+    def ref(kind: str, value: str) -> EntityRef:
+        found = refs.get((kind, value))
+        if found is None:
+            found = refs[(kind, value)] = EntityRef(kind, value)
+        return found
+
+    infos: dict[int, AlertInfo] = {}
     for (idx, alert_id, when, level, rule_id, title, author, path, source, techniques, tactics,
          source_type, uid, file_id, record, operation, src_ip, host, resource, command, url,
          actor_key, principal, kinds, values) in zip(*columns, strict=True):
         actor = frozenset(
-            ([EntityRef("access_key", actor_key)] if actor_key else [])
-            + ([EntityRef("principal", principal)] if principal else []))
-        infos.append(AlertInfo(
+            ([ref("access_key", actor_key)] if actor_key else [])
+            + ([ref("principal", principal)] if principal else []))
+        infos[idx] = AlertInfo(
             idx=idx, alert_id=alert_id, time=when, level=level or "",
             rule={"id": rule_id or "", "title": title or "", "level": level or "",
                   "author": author or "", "path": path or "", "source": source or ""},
             techniques=list(techniques or ()), tactics=list(tactics or ()),
             evidence=EvidenceRef(source_type or "", files.get(file_id), record, uid or ""),
             operation=operation,
-            entities=[EntityRef(k, v) for k, v in zip(kinds or (), values or (), strict=True)],
+            entities=[ref(k, v) for k, v in zip(kinds or (), values or (), strict=True)],
             src_ip=src_ip, actor=actor, host=host, resource=resource, command=command,
-            url=url))
-    for info in infos:
+            url=url)
+    for info in infos.values():
         kind = grouping.link_kind[info.idx]
-        if kind is not None:
-            peer = infos[int(grouping.link_peer[info.idx])]
-            when = "before" if (peer.time or info.time) and peer.idx < info.idx else "after"
+        peer = infos.get(int(grouping.link_peer[info.idx]))
+        if kind is not None and peer is not None:
+            when = "before" if peer.idx < info.idx else "after"
             info.link = (f"shares {kind.replace('_private', '')} {grouping.link_value[info.idx]} "
                          f"with '{peer.rule['title']}' {when}")
     return infos
@@ -119,40 +136,58 @@ def trace(connection: duckdb.DuckDBPyConnection, config: TraceConfig | None = No
         "SELECT table_name FROM information_schema.tables").fetchall()}
     if "alerts" not in tables:
         raise CaseError("the case has no alerts yet: run `trailguard detect` first")
+    previous = connection.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    if not os.environ.get("TRAILGUARD_MEMORY_LIMIT"):
+        connection.execute("SET memory_limit = ?", [config.memory_limit]).fetchall()
+    try:
+        return _trace(connection, config)
+    finally:
+        if previous:
+            connection.execute("SET memory_limit = ?", [previous[0]]).fetchall()
+
+
+def _trace(connection: duckdb.DuckDBPyConnection, config: TraceConfig) -> TraceRun:
     seconds: dict[str, float] = {}
     started = clock.perf_counter()
+
+    def lap(name: str) -> None:
+        seconds[name] = clock.perf_counter() - started - sum(seconds.values())
+
     count = build_alert_events(connection)
     build_alert_entities(connection)
-    seconds["entities"] = clock.perf_counter() - started
+    lap("entities")
     grouping = group_alerts(connection, count, config.grouping)
-    seconds["grouping"] = clock.perf_counter() - started - seconds["entities"]
+    singles.register_groups(connection, grouping.group_of)
+    lap("grouping")
     names = resolve(connection)
-    infos = _alert_infos(connection, grouping)
-    seconds["read"] = clock.perf_counter() - started - sum(seconds.values())
     files = dict(connection.execute(
         "SELECT id, path || CASE WHEN member <> '' THEN '!' || member ELSE '' END FROM files"
     ).fetchall())
+    detailed = singles.detailed_alerts(connection, config.detail_limit)
+    infos = _alert_infos(connection, grouping, detailed, files)
+    lap("read")
     lookups = CaseLookups(connection, files, names)
     hub_refs = {hub.ref for hub in grouping.hubs}
-    rule_counts = Counter(info.rule["id"] for info in infos)
-    rule_share = {rule: n / max(1, len(infos)) for rule, n in rule_counts.items()}
+    share = singles.rule_share(connection)
     members: dict[int, list[AlertInfo]] = defaultdict(list)
-    for info in infos:
+    for info in infos.values():
         members[int(grouping.group_of[info.idx])].append(info)
     notes = _entity_notes(names)
-    built = [_incident(group, hub_refs, rule_share, notes, names)
-             for group in members.values()]
+    built = [_incident(group, hub_refs, share, notes, names) for group in members.values()]
     built.sort(key=lambda item: (-item[0].score, item[0].first or _EPOCH, item[0].id))
     for incident, alerts, roles in built[:config.detail_limit]:
         _enrich(incident, alerts, roles, lookups, config)
-    incidents = [incident for incident, _, _ in built]
-    seconds["incidents"] = clock.perf_counter() - started - sum(seconds.values())
+    lap("incidents")
     result = TraceResult(
-        incidents=incidents, alerts=count, hubs=grouping.hubs,
+        incidents=[incident for incident, _, _ in built], alerts=count, hubs=grouping.hubs,
         window_seconds=dict(config.grouping.windows),
-        unlinked_alerts=sum(1 for group in members.values() if len(group) == 1))
+        unlinked_alerts=int(connection.execute(
+            "SELECT count(*) FROM trace_groups WHERE size = 1").fetchall()[0][0]))
     store(connection, result)
-    seconds["total"] = clock.perf_counter() - started
+    result.summarised_incidents = singles.store_summarised(connection, detailed)
+    singles.rank(connection)
+    lap("store")
+    seconds["total"] = sum(seconds.values())
     return TraceRun(result, seconds)
 
 
@@ -244,7 +279,7 @@ def store(connection: duckdb.DuckDBPyConnection, result: TraceResult) -> None:
         return
     table = pa.table({
         "id": [i.id for i in result.incidents],
-        "rank": list(range(1, len(result.incidents) + 1)),
+        "rank": pa.array([None] * len(result.incidents), pa.int32()),
         "score": [i.score for i in result.incidents],
         "severity": [i.severity for i in result.incidents],
         "first": pa.array([i.first for i in result.incidents], pa.timestamp("us")),
