@@ -6,9 +6,9 @@ A child process builds a case with N events and one alert on each (made inside D
 build is not timed with the tracing), then runs ``trailguard.trace.tracer.trace`` on it with the
 default configuration and reports the seconds of each phase and the peak resident memory of
 the process (the case build included: it is the upper bound). The synthetic estate: 5,000
-hosts, 2,000 local users, 1,000 cloud principals with a key and an address each, 3,000 public
-and 2,000 private flow addresses, processes by pid per host, over 30 days; sources in turn ActionTrail,
-auditd, VPC flow logs and Windows JSON; levels 10 % high, 25 % medium, 40 % low, 25 %
+hosts, 2,000 local users, 1,000 cloud principals with a key and an address each, 3,000
+public and 2,000 private flow addresses, processes by pid per host, over 30 days; sources in
+turn ActionTrail, auditd, VPC flow logs and Windows JSON; levels 10 % high, 25 % medium, 40 % low, 25 %
 informational; 200 rules; and 50 planted campaigns of 40 alerts sharing one attacker address
 and key within two hours, so grouping has real work to do.
 """
@@ -36,7 +36,8 @@ with Case.open(folder, create=True) as case:
     c.execute(f'''
         CREATE TEMP TABLE base AS
         SELECT i,
-               ['actiontrail', 'auditd', 'vpcflow_aliyun', 'windows_json'][1 + i % 4] AS source_type,
+               ['actiontrail', 'auditd', 'vpcflow_aliyun', 'windows_json'][1 + i % 4]
+                   AS source_type,
                TIMESTAMP '2026-10-01' + to_seconds((i * 2592000 // {n})::BIGINT) AS time,
                (hash(i) % 1000000007)::BIGINT AS h1, (hash(i * 7 + 1) % 1000000007)::BIGINT AS h2,
                (hash(i * 13 + 3) % 1000000007)::BIGINT AS h3,

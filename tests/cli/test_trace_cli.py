@@ -76,3 +76,22 @@ def test_a_bad_window_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["trace", "--case", str(tmp_path), "--window", "ipx=3h"])
     assert result.exit_code == 2
     assert "unknown entity kind" in result.output
+
+
+def test_investigate_puts_evidence_and_outputs_under_custody(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(app, ["investigate", str(_evidence(tmp_path)), "--out", str(out),
+                                 "--json", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["custody"] == {"evidence_added": len(SAMPLES), "artefacts": len(OUTPUTS)}
+    intact = runner.invoke(app, ["evidence", "verify", "--case", str(out / "case"), "--json"])
+    assert intact.exit_code == 0, intact.output
+    report = out / "report.html"
+    data = bytearray(report.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    report.write_bytes(bytes(data))
+    broken = runner.invoke(app, ["evidence", "verify", "--case", str(out / "case"), "--json"])
+    assert broken.exit_code == 6
+    assert "report.html" in broken.stdout

@@ -1,7 +1,7 @@
 """The `trailguard` command line (typer + rich).
 
 Exit codes: 0 success; 1 nothing at all could be read (or a rule update failed); 2 wrong
-usage; 3 case error; 4 query error; 5 no rules to run; 130 interrupted.
+usage; 3 case error; 4 query error; 5 no rules to run; 6 evidence custody problem found; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -319,8 +319,10 @@ def demo(
 
 def _register_groups() -> None:
     from trailguard.cli.detect import rules_app
+    from trailguard.cli.evidence import evidence_app
 
     app.add_typer(rules_app, name="rules")
+    app.add_typer(evidence_app, name="evidence")
 
 
 _register_groups()

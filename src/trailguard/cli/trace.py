@@ -125,6 +125,8 @@ def investigate_command(evidence: list[Path], out_dir: Path, case: Path | None,
                 err.print(f"[dim]{len(detection.alerts):,} alerts; tracing…[/dim]")
             run = trace(opened.connection, config)
             files = _write(run.result, out_dir, opened.connection)
+            files[ALERTS_FILE] = out_dir / ALERTS_FILE
+            custody = _record_custody(case, opened.connection, files.values())
     except CaseError as error:
         raise _fail(error, EXIT_CASE) from None
     except TrailGuardError as error:
@@ -133,8 +135,8 @@ def investigate_command(evidence: list[Path], out_dir: Path, case: Path | None,
         err.print("[yellow]interrupted:[/yellow] run the same command again; ingest resumes "
                   "where it stopped")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    files[ALERTS_FILE] = out_dir / ALERTS_FILE
     summary = summarise(run, files)
+    summary["custody"] = custody
     summary["ingest"] = report.to_json()
     summary["case"] = str(case)
     summary["alerts_written"] = written
@@ -142,6 +144,17 @@ def investigate_command(evidence: list[Path], out_dir: Path, case: Path | None,
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")
         return
     print_summary(out, run.result, summary)
+
+
+def _record_custody(case: Path, connection: Any, artefacts: Any) -> dict[str, Any]:
+    """Evidence files and the artefacts written go into the case's custody log."""
+    from trailguard.custody import record_artefact, record_evidence
+
+    written = list(artefacts)
+    recorded = record_evidence(case, connection)
+    for path in written:
+        record_artefact(case, path)
+    return {"evidence_added": len(recorded.added), "artefacts": len(written)}
 
 
 def summarise(run: Any, written: dict[str, Path]) -> dict[str, Any]:
