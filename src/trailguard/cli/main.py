@@ -1,7 +1,8 @@
 """The `trailguard` command line (typer + rich).
 
 Exit codes: 0 success; 1 nothing at all could be read (or a rule update failed); 2 wrong
-usage; 3 case error; 4 query error; 5 no rules to run; 6 evidence custody problem found; 130 interrupted.
+usage; 3 case error; 4 query error; 5 no rules to run; 6 evidence custody problem found;
+130 interrupted.
 """
 
 from __future__ import annotations
