@@ -9,8 +9,8 @@ the process (the case build included: it is the upper bound). The synthetic esta
 hosts, 2,000 local users, 1,000 cloud principals with a key and an address each, 3,000
 public and 2,000 private flow addresses, processes by pid per host, over 30 days; sources in
 turn ActionTrail, auditd, VPC flow logs and Windows JSON; levels 10 % high, 25 % medium,
-40 % low, 25 % informational; 200 rules; and 50 planted campaigns of 40 alerts sharing one attacker address
-and key within two hours, so grouping has real work to do.
+40 % low, 25 % informational; 200 rules; and 50 planted campaigns of 40 alerts sharing one
+attacker address and key within two hours, so grouping has real work to do.
 """
 
 from __future__ import annotations
