@@ -196,3 +196,12 @@ def test_small_helpers() -> None:
 def test_empty_result_renders() -> None:
     page = render_html(TraceResult([], 0, [], {}), title="nothing")
     assert "No incident was traced." in page
+
+
+def test_next_steps_are_shown_and_escaped() -> None:
+    result = trace_result()
+    result.incidents[0].next_steps = ["Disable the key <script>alert(1)</script> now."]
+    page = render_html(result, title="t")
+    assert "Next steps (1)" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page

@@ -119,7 +119,7 @@ def _print(out: Any, summary: dict[str, Any], rows: list[tuple[str, str, str, st
 
 
 def _print_trace(out: Any, summary: dict[str, Any]) -> None:
-    from trailguard.trace.advice import human_bytes
+    from trailguard.trace.model import human_bytes
 
     trace = summary.get("trace")
     if not trace:

@@ -174,7 +174,7 @@ def summarise(run: Any, written: dict[str, Path]) -> dict[str, Any]:
 
 
 def print_summary(out: Any, result: Any, summary: dict[str, Any]) -> None:
-    from trailguard.trace.advice import human_bytes
+    from trailguard.trace.model import human_bytes
 
     out.print(f"{summary['alerts']:,} alerts → {summary['incidents']:,} incidents "
               f"({summary['unlinked_alerts']:,} of them single alerts; "

@@ -23,7 +23,7 @@ from trailguard.report.attack import (
 )
 from trailguard.report.graph import NODE_HEIGHT, NODE_WIDTH, AttackGraph, attack_graph
 from trailguard.report.palette import heat, role_color, tactic_color
-from trailguard.trace.model import EvidenceRef, Incident, Step, TraceResult, iso
+from trailguard.trace.model import EvidenceRef, Incident, Step, TraceResult, human_bytes, iso
 
 #: Chain rows shown per incident; the rest are in incidents.json.
 MAX_CHAIN_ROWS = 500
@@ -71,18 +71,6 @@ class IncidentView:
     timeline: TimelineStrip
     graph: AttackGraph
     heatmap: list[HeatColumn]
-
-
-def human_bytes(count: int | None) -> str:
-    """'5.0 GiB'; 'unknown' for None."""
-    if count is None:
-        return "unknown"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def evidence_label(evidence: EvidenceRef | None) -> str:

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from trailguard.trace.model import Incident
-
-
-def human_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{count} B"
+from trailguard.trace.model import Incident, human_bytes
 
 
 def next_steps(incident: Incident) -> list[str]:

@@ -19,6 +19,18 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "") + "Z"
 
 
+def human_bytes(count: int | None) -> str:
+    """'5.0 GiB' (binary units, as every TrailGuard output writes sizes); 'unknown' for None."""
+    if count is None:
+        return "unknown"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 @dataclass(frozen=True, order=True)
 class EntityRef:
     """One entity. ``kind`` is one of ENTITY_KINDS; ``value`` is its canonical spelling
