@@ -45,11 +45,12 @@ DEFAULT_WINDOWS: dict[str, int] = {
     "invocation": 24 * HOUR,
 }
 
-#: Kinds through which low and informational alerts do not link: such alerts are many and
-#: mostly benign (a login from the office address), so they may join an incident through a
-#: specific entity (a process, a session, a key) or their host within minutes, but never
-#: bridge two through a long-lived broad one.
-BROAD_KINDS = ("ip", "domain", "user")
+#: Kinds through which low and informational alerts link only weakly: such alerts are many
+#: and mostly benign (a login from the office address), so through an address or a local user
+#: each attaches to the one nearest medium-or-higher alert (within the window) and never
+#: chains to another low alert — they join incidents but cannot bridge two. Through any other
+#: kind (a process, a session, a key, a domain, a host within minutes) they link like others.
+BROAD_KINDS = ("ip", "user")
 SPECIFIC_LEVELS = ("medium", "high", "critical")
 
 #: What makes an entity a hub: the kinds of its "peers", the distinct values seen with it in
@@ -163,32 +164,59 @@ def group_alerts(connection: duckdb.DuckDBPyConnection, count: int,
     private_window = int(windows.get("ip_private", 15 * 60))
     linking = ", ".join(f"'{kind}'" for kind in windows if kind in KIND_ORDER)
     broad = ", ".join(f"'{kind}'" for kind in BROAD_KINDS)
+    window = f"""CASE
+        WHEN e.kind = 'ip' AND regexp_matches(e.value, '{_PRIVATE_IP}') THEN {private_window}
+        {cases.replace("WHEN kind", "WHEN e.kind")} ELSE 0 END"""
     levels = ", ".join(f"'{level}'" for level in SPECIFIC_LEVELS)
     try:
         edges = arrow_table(connection.sql(f"""
             WITH linkable AS (
-                SELECT e.idx, e.time, e.kind, e.value, e.scope FROM trace_entities e
+                SELECT e.idx, e.time, e.kind, e.value, e.scope,
+                       {window} AS window_seconds,
+                       e.kind NOT IN ({broad}) OR a.level IN ({levels}) AS strong
+                FROM trace_entities e
+                JOIN trace_alerts a USING (idx)
                 ANTI JOIN trace_hubs h ON h.kind = e.kind AND h.value = e.value
-                WHERE e.kind IN ({linking}) AND (
-                    e.kind NOT IN ({broad}) OR e.idx IN (
-                        SELECT idx FROM trace_alerts WHERE level IN ({levels})))
+                WHERE e.kind IN ({linking}) AND e.time IS NOT NULL
             ),
+            strong AS (SELECT * FROM linkable WHERE strong),
+            weak AS (SELECT * FROM linkable WHERE NOT strong),
             chained AS (
-                SELECT idx, time, kind, value,
+                SELECT idx, time, kind, value, window_seconds,
                        lag(idx) OVER w AS prev_idx, lag(time) OVER w AS prev_time
-                FROM linkable
-                WINDOW w AS (PARTITION BY kind, value, scope ORDER BY time NULLS FIRST, idx)
-            )
+                FROM strong
+                WINDOW w AS (PARTITION BY kind, value, scope ORDER BY time, idx)
+            ),
+            chain_edges AS (
+                SELECT prev_idx, idx, kind, value FROM chained
+                WHERE prev_idx IS NOT NULL
+                  AND epoch(time) - epoch(prev_time) <= window_seconds
+            ),
+            before AS (
+                SELECT w.idx, s.idx AS peer, w.kind, w.value,
+                       epoch(w.time) - epoch(s.time) AS gap, w.window_seconds
+                FROM weak w ASOF JOIN strong s
+                  ON w.kind = s.kind AND w.value = s.value AND w.scope = s.scope
+                 AND w.time >= s.time
+            ),
+            after AS (
+                SELECT w.idx, s.idx AS peer, w.kind, w.value,
+                       epoch(s.time) - epoch(w.time) AS gap, w.window_seconds
+                FROM weak w ASOF JOIN strong s
+                  ON w.kind = s.kind AND w.value = s.value AND w.scope = s.scope
+                 AND w.time <= s.time
+            ),
+            attached AS (
+                SELECT peer AS prev_idx, idx, kind, value FROM (
+                    SELECT * FROM before UNION ALL SELECT * FROM after)
+                WHERE gap <= window_seconds
+                QUALIFY row_number() OVER (PARTITION BY idx ORDER BY gap, peer) = 1
+            ),
+            all_edges AS (SELECT * FROM chain_edges UNION ALL SELECT * FROM attached)
             SELECT prev_idx, idx,
                    CASE WHEN kind = 'ip' AND regexp_matches(value, '{_PRIVATE_IP}')
                         THEN 'ip_private' ELSE kind END AS link_kind, value
-            FROM chained
-            WHERE prev_idx IS NOT NULL AND (
-                time IS NULL OR prev_time IS NULL OR
-                epoch(time) - epoch(prev_time) <= CASE
-                    WHEN kind = 'ip' AND regexp_matches(value, '{_PRIVATE_IP}')
-                    THEN {private_window}
-                    {cases} ELSE 0 END)
+            FROM all_edges
             ORDER BY idx, CASE link_kind {order} ELSE 99 END
         """))
     finally:
