@@ -132,3 +132,16 @@ def test_single_alert_incidents_beyond_the_limit_are_summarised_alike(tiny: Tiny
         assert (doc["id"], doc["score"], doc["severity"]) == expected[doc["alert_ids"][0]]
         assert doc["chain"][0]["evidence"]["file"] == "/evidence/log.json"
     assert sum(1 for doc in docs if doc.get("summarised")) == 3
+
+
+def test_a_low_alert_joins_one_incident_and_bridges_none(tiny: TinyCase) -> None:
+    office = tiny.alert(0, "key created from the office", level="medium",
+                        actor_access_key="LTAI5tOffice00000000", src_ip="192.0.2.10",
+                        cloud_account="1", actor_user="admin")
+    attack = tiny.alert(30, "implant on build-01", level="high", source_type="auditd",
+                        host="build-01", actor_user="dev", actor_session="287")
+    login = tiny.alert(20, "dev logs in from the office", level="low", source_type="syslog",
+                       host="build-01", actor_user="dev", src_ip="192.0.2.10")
+    result = tiny.trace()
+    assert incident_of(result, office) != incident_of(result, attack)
+    assert incident_of(result, login) == incident_of(result, attack)  # the nearer one
