@@ -1,0 +1,1 @@
+"""AWS actions (EC2, IAM)."""

@@ -1,0 +1,1 @@
+"""Notification actions (webhook, DingTalk, Slack)."""
