@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.trace.conftest import TinyCase
+from tests.trace.conftest import TinyCase, incident_of
 from trailguard.trace.model import EntityRef
 
 KEY = "LTAI5tAbCdEfGhIjKlMnOp"
@@ -157,3 +157,29 @@ def test_next_steps_name_what_to_contain(tiny: TinyCase) -> None:
     steps = tiny.trace().incidents[0].next_steps
     assert any(KEY in step and "Disable" in step for step in steps)
     assert any(ATTACKER in step and "Block" in step for step in steps)
+
+
+def test_a_process_tree_links_its_alerts_and_tells_what_else_ran(tiny: TinyCase) -> None:
+    payload, shell = "{00000000-0000-0000-0000-00000000000a}", "{00000000-0000-0000-0000-00000000000b}"
+    tiny.event(0, "windows_json", host="ws1", process_guid=payload, parent_guid="{explorer}",
+               parent_name="C:\\Windows\\explorer.exe", process_name="C:\\Users\\a\\payload.exe",
+               operation="1")
+    tiny.event(1, "windows_json", host="ws1", process_guid=shell, parent_guid=payload,
+               parent_name="C:\\Users\\a\\payload.exe", process_name="C:\\Windows\\cmd.exe",
+               operation="1")
+    tiny.event(2, "windows_json", host="ws1", process_guid="{c}", parent_guid=shell,
+               parent_name="C:\\Windows\\cmd.exe", process_name="C:\\Windows\\tasklist.exe",
+               operation="1")
+    first = tiny.alert(3, "whoami", source_type="windows_json", host="ws1", process_guid="{d}",
+                       parent_guid=shell, parent_name="C:\\Windows\\cmd.exe",
+                       process_name="C:\\Windows\\whoami.exe", operation="1")
+    later = tiny.alert(60 * 5, "lsass access", source_type="windows_json", host="ws1",
+                       process_guid="{e}", parent_guid=payload,
+                       parent_name="C:\\Users\\a\\payload.exe",
+                       process_name="C:\\Users\\a\\dump.exe", operation="10")
+    result = tiny.trace()
+    assert incident_of(result, first) == incident_of(result, later)
+    incident = result.incidents[0]
+    ran = {step.rule["title"] for step in incident.chain if step.context}
+    assert "1 (no rule) by C:\\Windows\\tasklist.exe" in ran
+    assert "1 (no rule) by C:\\Windows\\cmd.exe" in ran

@@ -22,6 +22,7 @@ import duckdb
 from sqlglot import exp
 
 from trailguard.store.schema import table_for
+from trailguard.trace.processes import build_process_roots
 
 #: Sources whose actor is a cloud principal (account-scoped), not a local account.
 CLOUD_SOURCES = ("actiontrail", "cloudtrail", "k8s_audit")
@@ -209,8 +210,13 @@ def _native_selects(connection: duckdb.DuckDBPyConnection) -> list[str]:
 
 def build_alert_entities(connection: duckdb.DuckDBPyConnection) -> None:
     """Create temp table `trace_entities(idx, time, kind, value, scope)`, distinct rows."""
+    build_process_roots(connection)
     selects = [_select(extraction) for extraction in EXTRACTIONS]
     selects.extend(_native_selects(connection))
+    # the root of the alert's process tree (processes.py) links the whole tree
+    selects.append("SELECT a.idx, a.time, 'process' AS kind, r.root AS value, '' AS scope "
+                   "FROM trace_alert_events a JOIN trace_process_roots r "
+                   "ON r.start = a.process_guid WHERE r.root <> r.start")
     union = "\nUNION ALL\n".join(selects)
     connection.execute(f"""
         CREATE OR REPLACE TEMP TABLE trace_entities AS

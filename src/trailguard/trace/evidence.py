@@ -25,6 +25,7 @@ from trailguard.trace.model import (
     Persistence,
     Step,
 )
+from trailguard.trace.processes import SYSTEM_PROCESSES, descendants_sql
 
 # Remote execution through the cloud control plane: API operation → hop method.
 CLOUD_EXEC = {"InvokeCommand": "cloud-assistant", "RunCommand": "cloud-assistant",
@@ -46,12 +47,6 @@ REMOVALS = {
 DOWN_OPERATIONS = {"StopInstance": ("StartInstance",), "StopInstances": ("StartInstances",),
                    "DeleteInstance": (), "DeleteInstances": (), "TerminateInstances": (),
                    "StopLogging": ("StartLogging",), "DeleteTrail": ("CreateTrail",)}
-# Processes that start everything: walking up a process tree stops below them.
-SYSTEM_PROCESSES = ("\\explorer.exe", "\\services.exe", "\\svchost.exe", "\\wininit.exe",
-                    "\\winlogon.exe", "\\smss.exe", "\\csrss.exe", "\\userinit.exe",
-                    "\\lsass.exe", "/systemd", "/init", "/sshd", "/cron")
-
-
 def _ref(source_type: str, uid: str, file: str | None, record: int | None) -> EvidenceRef:
     return EvidenceRef(source_type, file, record, uid)
 
@@ -290,6 +285,42 @@ class CaseLookups:
                       "author": "", "path": "", "source": "context"},
                 evidence=self._evidence(source_type, uid, file_id, record), alerts=int(count),
                 entities=entities, link=f"same access key {key}", context=True))
+        return steps, total
+
+    def tree_steps(self, alerts: list[AlertInfo], limit: int = 100) -> tuple[list[Step], int]:
+        """Unalerted events of the processes in the alerts' process trees ("what else ran
+        under this tree?"), collapsed by process and operation."""
+        guids = sorted({ref.value for alert in alerts for ref in alert.entities
+                        if ref.kind == "process" and ref.value.startswith("{")})
+        if not guids:
+            return [], 0
+        roots = [row[0] for row in self.connection.execute(
+            "SELECT DISTINCT root FROM trace_process_roots "
+            "WHERE start IN (SELECT unnest(?::VARCHAR[]))", [guids]).fetchall()]
+        if not roots:
+            return [], 0
+        alerted = sorted({alert.evidence.uid for alert in alerts})
+        rows = self.connection.execute(f"""
+            WITH tree AS ({descendants_sql()})
+            SELECT process_name, operation, count(*), min(time), max(time),
+                   arg_min(source_type, time), arg_min(uid, time), arg_min(file_id, time),
+                   arg_min(record, time), arg_min(process_guid, time)
+            FROM events
+            WHERE process_guid IN (SELECT guid FROM tree)
+              AND uid NOT IN (SELECT unnest($alerted::VARCHAR[]))
+            GROUP BY ALL ORDER BY min(time)
+        """, {"roots": roots, "alerted": alerted or [""]}).fetchall()
+        total = sum(int(row[2]) for row in rows)
+        steps: list[Step] = []
+        for name, operation, count, first, last, source_type, uid, file_id, record, guid in rows:
+            if len(steps) >= limit:
+                break
+            steps.append(Step(
+                time=first, last=last, tactic="", technique="", technique_name="",
+                rule={"id": "", "title": f"{operation} (no rule) by {name}", "level": "",
+                      "author": "", "path": "", "source": "context"},
+                evidence=self._evidence(source_type, uid, file_id, record), alerts=int(count),
+                entities=[EntityRef("process", guid)], link="same process tree", context=True))
         return steps, total
 
     def process_contacts(self, alerts: list[AlertInfo]

@@ -247,6 +247,8 @@ def _enrich(incident: Incident, alerts: list[AlertInfo], roles: Roles, lookups: 
     incident.impact.hosts = sorted(set(incident.impact.hosts) | {
         hop.target for hop in incident.lateral_movement})
     context, total = lookups.context_steps(alerts, roles, config.context_limit)
+    tree, in_tree = lookups.tree_steps(alerts, config.context_limit)
+    context, total = context + tree, total + in_tree
     if context:
         incident.chain = sorted(incident.chain + context,
                                 key=lambda s: (s.time is None, s.time or _EPOCH, s.context))
