@@ -160,7 +160,8 @@ def test_next_steps_name_what_to_contain(tiny: TinyCase) -> None:
 
 
 def test_a_process_tree_links_its_alerts_and_tells_what_else_ran(tiny: TinyCase) -> None:
-    payload, shell = "{00000000-0000-0000-0000-00000000000a}", "{00000000-0000-0000-0000-00000000000b}"
+    payload = "{00000000-0000-0000-0000-00000000000a}"
+    shell = "{00000000-0000-0000-0000-00000000000b}"
     tiny.event(0, "windows_json", host="ws1", process_guid=payload, parent_guid="{explorer}",
                parent_name="C:\\Windows\\explorer.exe", process_name="C:\\Users\\a\\payload.exe",
                operation="1")
