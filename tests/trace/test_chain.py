@@ -184,3 +184,16 @@ def test_a_process_tree_links_its_alerts_and_tells_what_else_ran(tiny: TinyCase)
     ran = {step.rule["title"] for step in incident.chain if step.context}
     assert "1 (no rule) by C:\\Windows\\tasklist.exe" in ran
     assert "1 (no rule) by C:\\Windows\\cmd.exe" in ran
+
+
+def test_kubectl_exec_is_a_hop_into_the_pod(tiny: TinyCase) -> None:
+    tiny.alert(0, "exec into pod", source_type="k8s_audit", operation="create pods/exec",
+               resource="default/web-0", actor_user="system:serviceaccount:ci:deployer",
+               src_ip="198.51.100.77", tactics=("execution",))
+    tiny.alert(2, "secrets read", source_type="k8s_audit", operation="get pods",
+               resource="default/web-0", actor_user="system:serviceaccount:ci:deployer",
+               src_ip="198.51.100.77", tactics=("discovery",))
+    result = tiny.trace()
+    assert result.incident_count == 1
+    [hop] = result.incidents[0].lateral_movement
+    assert (hop.target, hop.method) == ("default/web-0", "kubectl-exec")

@@ -220,7 +220,8 @@ WindowOption = Annotated[
     list[str] | None,
     typer.Option("--window", help="Linking window of an entity kind, e.g. ip=72h, host=15m "
                  "(repeatable; kinds: ip, ip_private, access_key, principal, session, user, "
-                 "host, instance, process, file, bucket, security_group, domain, invocation)."),
+                 "host, instance, process, file, bucket, security_group, pod, domain, "
+                 "invocation)."),
 ]
 HubOption = Annotated[
     int | None,

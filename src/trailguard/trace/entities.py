@@ -94,6 +94,9 @@ EXTRACTIONS: tuple[Extraction, ...] = (
                "(cloud_service ILIKE 'oss%' OR cloud_service ILIKE 's3%') "
                "AND resource IS NOT NULL AND resource NOT LIKE '[%'"),
     Extraction("security_group", "resource", "resource LIKE 'sg-%'"),
+    Extraction("pod", "resource",
+               "source_type = 'k8s_audit' AND resource IS NOT NULL "
+               "AND regexp_matches(operation, ' pods(/|$)')"),
     Extraction("user_agent", "user_agent",
                "user_agent IS NOT NULL AND length(user_agent) > 8 AND " + _CLOUD),
     Extraction("invocation", f"regexp_extract_all({_TEXT}, '{_INVOKE}', 1)", unnest=True),

@@ -43,6 +43,7 @@ DEFAULT_WINDOWS: dict[str, int] = {
     "security_group": 24 * HOUR,
     "domain": 72 * HOUR,
     "invocation": 24 * HOUR,
+    "pod": 24 * HOUR,
 }
 
 #: Kinds through which low and informational alerts link only weakly: such alerts are many
@@ -71,12 +72,14 @@ HUB_PEERS: dict[str, tuple[str, ...]] = {
     "user_agent": ("host", "instance", "principal"),
     "bucket": ("principal", "user"),
     "security_group": ("principal", "user"),
+    "pod": ("principal", "ip"),
     "file": ("user",),
 }
 
 #: Linking preference when an alert has several links (the most specific first).
 KIND_ORDER = ("invocation", "process", "session", "access_key", "ip", "principal", "domain",
-              "file", "bucket", "security_group", "user", "instance", "host", "ip_private")
+              "file", "bucket", "security_group", "pod", "user", "instance", "host",
+              "ip_private")
 
 _PRIVATE_IP = (r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|"
                r"100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.|[fF][cdCD]|[fF][eE]80)")
