@@ -66,9 +66,12 @@ def trace_command(case: Path, out_dir: Path | None, as_json: bool, windows: list
             run = trace(opened.connection, config)
             written = (_write(run.result, out_dir, opened.connection)
                        if out_dir is not None else {})
+            custody = (_record_custody(case, opened.connection, written.values())
+                       if written else None)
     except CaseError as error:
         raise _fail(error, EXIT_CASE) from None
     summary = summarise(run, written)
+    summary["custody"] = custody
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str) + "\n")
         return
