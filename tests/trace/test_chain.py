@@ -197,3 +197,15 @@ def test_kubectl_exec_is_a_hop_into_the_pod(tiny: TinyCase) -> None:
     assert result.incident_count == 1
     [hop] = result.incidents[0].lateral_movement
     assert (hop.target, hop.method) == ("default/web-0", "kubectl-exec")
+
+
+def test_an_incident_reads_back_from_its_json(tiny: TinyCase) -> None:
+    from trailguard.trace.model import incident_from_json
+
+    _cloud(tiny, 0, "Backdoor key", tactics=("persistence",), operation="CreateAccessKey",
+           resource=NEW_KEY)
+    _cloud(tiny, 1, "Attacker command", operation="RunCommand", instance_id=f"['{DB}']",
+           resource=DB)
+    incident = tiny.trace().incidents[0]
+    document = json.loads(json.dumps(incident.to_json()))
+    assert incident_from_json(document).to_json() == document

@@ -318,3 +318,76 @@ class TraceResult:
                 "unlinked_alerts": self.unlinked_alerts,
                 "hubs": [hub.to_json() for hub in self.hubs],
                 "windows": self.window_seconds}
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def _evidence(data: Any) -> EvidenceRef | None:
+    if not data:
+        return None
+    return EvidenceRef(data.get("source_type", ""), data.get("file"), data.get("record"),
+                       data.get("id", ""))
+
+
+def _ref(data: Any) -> EntityRef | None:
+    return EntityRef(data["kind"], data["value"]) if data else None
+
+
+def incident_from_json(data: dict[str, Any]) -> Incident:
+    """An Incident back from its `to_json()` (incidents.json, the case's `incidents` table)."""
+    impact = data.get("impact") or {}
+    entry = data.get("entry_point")
+    return Incident(
+        id=data["id"], score=float(data.get("score", 0.0)), severity=data.get("severity", ""),
+        first=_time(data.get("first")), last=_time(data.get("last")),
+        title=data.get("title", ""), alerts=int(data.get("alerts", 0)),
+        alert_ids=list(data.get("alert_ids", [])),
+        entities=[Entity(EntityRef(e["kind"], e["value"]), e.get("role", "unknown"),
+                         _time(e.get("first")), _time(e.get("last")), int(e.get("alerts", 0)),
+                         e.get("note", "")) for e in data.get("entities", [])],
+        chain=[Step(time=_time(s.get("time")), last=_time(s.get("last")),
+                    tactic=s.get("tactic", ""), technique=s.get("technique", ""),
+                    technique_name=s.get("technique_name", ""), rule=dict(s.get("rule", {})),
+                    evidence=_evidence(s.get("evidence")) or EvidenceRef("", None, None, ""),
+                    alerts=int(s.get("alerts", 1)),
+                    entities=[EntityRef(r["kind"], r["value"]) for r in s.get("entities", [])],
+                    link=s.get("link", ""), context=bool(s.get("context")),
+                    tactics=list(s.get("tactics", []))) for s in data.get("chain", [])],
+        entry_point=EntryPoint(
+            time=_time(entry.get("time")), tactic=entry.get("tactic", ""),
+            technique=entry.get("technique", ""), rule=entry.get("rule", ""),
+            host=entry.get("host"), entity=_ref(entry.get("entity")),
+            evidence=_evidence(entry.get("evidence")),
+            description=entry.get("description", "")) if entry else None,
+        lateral_movement=[Hop(h["from"], h["to"], _time(h.get("time")), h.get("method", ""),
+                              _evidence(h.get("evidence")), int(h.get("uses", 1)))
+                          for h in data.get("lateral_movement", [])],
+        exfiltration=[Exfiltration(x["destination"], x.get("bytes"), x.get("channel", ""),
+                                   x.get("source"), _time(x.get("first")),
+                                   _time(x.get("last")), int(x.get("records", 0)),
+                                   x.get("objects")) for x in data.get("exfiltration", [])],
+        persistence=[Persistence(p.get("mechanism", ""), p.get("technique", ""),
+                                 p.get("target", ""), _time(p.get("time")),
+                                 p.get("still_present"), _time(p.get("removed_at")),
+                                 _evidence(p.get("evidence")),
+                                 _evidence(p.get("removal_evidence")))
+                     for p in data.get("persistence", [])],
+        impact=Impact(instances=list(impact.get("instances", [])),
+                      hosts=list(impact.get("hosts", [])), keys=list(impact.get("keys", [])),
+                      buckets=list(impact.get("buckets", [])),
+                      accounts=list(impact.get("accounts", [])),
+                      downtime=[Downtime(d.get("resource", ""), _time(d.get("start")),
+                                         _time(d.get("end")), d.get("operation", ""))
+                                for d in impact.get("downtime", [])],
+                      data_bytes=int(impact.get("data_bytes", 0))),
+        indicators=[Indicator(i["kind"], i["value"], _time(i.get("first")),
+                              _time(i.get("last")), int(i.get("steps", 0)), i.get("note", ""))
+                    for i in data.get("indicators", [])],
+        tactics=list(data.get("tactics", [])), techniques=list(data.get("techniques", [])),
+        score_parts=dict(data.get("score_parts", {})),
+        context_events=int(data.get("context_events", 0)),
+        next_steps=list(data.get("next_steps", [])))
