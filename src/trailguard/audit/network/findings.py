@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
+from trailguard.audit.finding import Finding
 from trailguard.audit.network import aws
 from trailguard.audit.network.analysis import RuleIssue, rule_issues
 from trailguard.audit.network.diff import RuleChange, attach_events, diff
@@ -60,25 +61,6 @@ CIS: dict[tuple[str, int, int], tuple[str, str]] = {
 """(provider, port, IP version) -> (benchmark, control) for a group open to 0.0.0.0/0 or ::/0."""
 
 CIS_NACL = ("CIS Amazon Web Services Foundations Benchmark 3.0.0", "5.1")
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One result: a stable check id, the resource, the evidence and how to fix it."""
-
-    check: str
-    severity: str
-    resource: str
-    title: str
-    evidence: dict[str, Any]
-    rule: dict[str, Any] | None = None
-    remediation: dict[str, str] = field(default_factory=dict)
-    cis: str | None = None
-    cis_benchmark: str | None = None
-    provider: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # ---------------------------------------------------------------- remediation
