@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
@@ -42,7 +42,9 @@ CREATE TABLE alerts (
     source_type VARCHAR,
     uid VARCHAR,                    -- the event (for a correlation: its first member)
     members VARCHAR[],              -- a correlation's member events
-    correlation VARCHAR             -- JSON: type, group, value (correlations only)
+    correlation VARCHAR,            -- JSON: type, group, value (correlations only)
+    generated_at TIMESTAMP          -- when TrailGuard first raised it (UTC; a later detection
+                                    -- run keeps the time of the first that raised it)
 )
 """
 
@@ -160,16 +162,26 @@ def as_json(alert: Alert, details: EventDetails) -> dict[str, Any]:
     return line
 
 
-def store(connection: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> None:
-    """Replace the case's alerts with these (a detection run recomputes all of them)."""
+def store(connection: duckdb.DuckDBPyConnection, alerts: Sequence[Alert],
+          now: datetime | None = None) -> None:
+    """Replace the case's alerts with these (a detection run recomputes all of them); an
+    alert raised by an earlier run keeps the time that run raised it (`generated_at`)."""
+    raised: dict[str, datetime] = {}
+    try:
+        raised = dict(connection.execute(
+            "SELECT alert_id, generated_at FROM alerts WHERE generated_at IS NOT NULL"
+        ).fetchall())
+    except duckdb.Error:  # no alerts yet, or a case from before generated_at
+        raised = {}
     connection.execute("DROP TABLE IF EXISTS alerts")
     connection.execute(ALERTS_DDL)
     if not alerts:
         return
+    generated = (now or datetime.now(UTC)).replace(tzinfo=None)
     columns: dict[str, list[Any]] = {name: [] for name in (
         "alert_id", "kind", "time", "level", "rule_id", "rule_title", "rule_author",
         "rule_path", "rule_source", "techniques", "tactics", "source_type", "uid", "members",
-        "correlation")}
+        "correlation", "generated_at")}
     seen: set[str] = set()
     cited: dict[int, tuple[Any, ...]] = {}
     for alert in alerts:
@@ -187,7 +199,8 @@ def store(connection: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> Non
         row = (alert_id, alert.kind, alert.time or alert.event.time, *citation,
                alert.event.source_type, alert.event.uid, [m.uid for m in alert.members],
                None if alert.correlation is None
-               else orjson.dumps(alert.correlation, default=str).decode())
+               else orjson.dumps(alert.correlation, default=str).decode(),
+               raised.get(alert_id, generated))
         for values, value in zip(columns.values(), row, strict=True):
             values.append(value)
     table = pa.table({
@@ -196,6 +209,7 @@ def store(connection: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> Non
         "techniques": pa.array(columns["techniques"], pa.list_(pa.string())),
         "tactics": pa.array(columns["tactics"], pa.list_(pa.string())),
         "members": pa.array(columns["members"], pa.list_(pa.string())),
+        "generated_at": pa.array(columns["generated_at"], pa.timestamp("us")),
     })
     connection.register("new_alerts", table)
     try:

@@ -15,11 +15,11 @@ Where each time comes from (audit log = ``<case>/respond/audit.jsonl``, see
 :mod:`trailguard.respond.audit`):
 
 * ``detected``: the incident's ``first`` column (its earliest alert, from ``trailguard trace``).
-* ``alerted``: when TrailGuard raised the incident's first alert. The case does **not** record
-  when alerts were generated (``alerts.time`` is the time of the *event*, and a detection run
-  leaves no timestamp in the case), so this is a "clock-mark" ``alerted`` in the audit log
-  (``trailguard sla mark INCIDENT alerted``, written by whoever runs detection). Without one
-  the alert clock's status is ``unknown``: the alert exists, its time was not recorded.
+* ``alerted``: when TrailGuard raised the incident's first alert: the earliest ``generated_at``
+  of its alerts (``detect`` records when it first raised each alert; ``alerts.time`` is the
+  time of the *event*). A "clock-mark" ``alerted`` in the audit log (``trailguard sla mark
+  INCIDENT alerted``) overrides it — for alerts raised elsewhere first, or a case from before
+  ``generated_at`` existed; without either the alert clock's status is ``unknown``.
 * ``acknowledged``: a "clock-mark" ``acknowledged`` (used for MTTA only; no target).
 * ``contained``: a "clock-mark" ``contained`` if there is one (the analyst's word wins:
   containment done by hand, or a correction); else the earliest "executed" audit record of the
@@ -249,16 +249,27 @@ class IncidentTimes:
         return value
 
 
-def read_incidents(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str,
-                                                                        datetime | None]]:
-    """``(id, title, severity, first)`` of every incident of the case, in rank order."""
+IncidentRow = tuple[str, str, str, datetime | None, datetime | None]
+"""(id, title, severity, first evidence, first alert raised)"""
+
+
+def read_incidents(connection: duckdb.DuckDBPyConnection) -> list[IncidentRow]:
+    """``(id, title, severity, first, alerted)`` of every incident of the case, in rank
+    order; ``alerted`` is when TrailGuard first raised one of its alerts (the alerts'
+    ``generated_at``), None for a case from before that was recorded."""
     try:
         rows = connection.execute(
             "SELECT id, title, severity, first FROM incidents "
             "ORDER BY rank NULLS LAST, first NULLS LAST, id").fetchall()
     except duckdb.CatalogException:
         raise CaseError("the case has no incidents yet; run `trailguard trace` first") from None
-    return [(str(i), str(t or ""), str(s or ""), f) for i, t, s, f in rows]
+    try:
+        raised = dict(connection.execute(
+            "SELECT ia.incident, min(a.generated_at) FROM incident_alerts ia "
+            "JOIN alerts a USING (alert_id) GROUP BY ia.incident").fetchall())
+    except duckdb.Error:
+        raised = {}
+    return [(str(i), str(t or ""), str(s or ""), f, raised.get(i)) for i, t, s, f in rows]
 
 
 def _time_or_none(text: object) -> datetime | None:
@@ -268,7 +279,7 @@ def _time_or_none(text: object) -> datetime | None:
         return None
 
 
-def incident_times(incidents: Sequence[tuple[str, str, str, datetime | None]],
+def incident_times(incidents: Sequence[tuple[Any, ...]],
                    records: Sequence[Mapping[str, Any]]) -> list[IncidentTimes]:
     """Combine the incidents table with the audit log (see the module docstring)."""
     by_incident: dict[str, list[Mapping[str, Any]]] = {}
@@ -276,9 +287,13 @@ def incident_times(incidents: Sequence[tuple[str, str, str, datetime | None]],
         if record.get("incident"):
             by_incident.setdefault(str(record["incident"]), []).append(record)
     found = []
-    for incident, title, severity, first in incidents:
+    for incident, title, severity, first, *rest in incidents:
         times: dict[str, datetime | None] = {"detected": _utc(first) if first else None}
         sources = {"detected": "incidents.first"} if first else {}
+        raised = rest[0] if rest else None
+        if raised is not None:
+            times["alerted"] = _utc(raised)
+            sources["alerted"] = "alerts.generated_at"
         executed: list[tuple[datetime, str]] = []
         for record in by_incident.get(incident, ()):
             detail = record.get("detail") or {}
