@@ -95,3 +95,14 @@ def test_investigate_puts_evidence_and_outputs_under_custody(tmp_path: Path) -> 
     broken = runner.invoke(app, ["evidence", "verify", "--case", str(out / "case"), "--json"])
     assert broken.exit_code == 6
     assert "report.html" in broken.stdout
+
+
+def test_the_alert_clock_starts_from_when_detection_raised_the_alerts(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(app, ["investigate", str(_evidence(tmp_path)), "--out", str(out),
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    report = runner.invoke(app, ["sla", "report", "--case", str(out / "case"), "--json"])
+    assert report.exit_code == 0, report.output
+    assert "alerts.generated_at" in report.stdout

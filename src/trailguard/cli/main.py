@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 nothing at all could be read (or a rule update failed); 2 wrong
 usage; 3 case error; 4 query error; 5 no rules to run; 6 evidence custody problem found;
-130 interrupted.
+7 a 3-6-12 clock is breached (sla report --fail-on-breach); 8 a response step failed (run
+it again to resume) or a notification could not be sent; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -322,9 +323,13 @@ def demo(
 def _register_groups() -> None:
     from trailguard.cli.detect import rules_app
     from trailguard.cli.evidence import evidence_app
+    from trailguard.cli.respond import respond_app
+    from trailguard.cli.sla import sla_app
 
     app.add_typer(rules_app, name="rules")
     app.add_typer(evidence_app, name="evidence")
+    app.add_typer(respond_app, name="respond")
+    app.add_typer(sla_app, name="sla")
 
 
 _register_groups()
