@@ -135,3 +135,17 @@ def test_no_secret_reaches_the_audit_log(tmp_path: Path, fake: FakeAliyun,
     assert all(secret not in text for secret in SECRET_VALUES)
     for line in text.splitlines():
         json.loads(line)
+
+
+def test_a_timeout_fails_the_step_and_the_run_resumes(tmp_path: Path, fake: FakeAliyun,
+                                                     aliyun: AliyunClient) -> None:
+    _estate(fake)
+    fake.time_out("UpdateAccessKey", times=1)  # a timeout is not retried blindly
+    first = run_steps(tmp_path, INCIDENT, PLAYBOOK, _steps(), _client(aliyun), approve=True)
+    assert [o.status for o in first.outcomes] == ["executed", "failed"]
+    failed = next(r for r in audit.read(tmp_path) if r["event"] == "failed")
+    assert failed["error"]["type"] == "CallTimeoutError"
+    assert "UpdateAccessKey" in failed["error"]["message"]
+    again = run_steps(tmp_path, INCIDENT, PLAYBOOK, _steps(), _client(aliyun), approve=True)
+    assert again.run == first.run and again.finished
+    assert sum(1 for c in fake.writes() if c[1] == "CreateSnapshot") == 1
