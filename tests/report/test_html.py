@@ -21,12 +21,11 @@ from tests.report.conftest import (
 from trailguard.report.html import (
     MAX_CHAIN_ROWS,
     evidence_label,
-    human_bytes,
     present,
     render_html,
     write_html,
 )
-from trailguard.trace.model import EntityRef, TraceResult
+from trailguard.trace.model import EntityRef, TraceResult, human_bytes
 
 #: Every element the template writes; evidence must never add one.
 TEMPLATE_TAGS = {

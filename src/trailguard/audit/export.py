@@ -73,6 +73,10 @@ class ExportReader:
                 yield Response(region_dir.name, match["action"], match["resource"],
                                int(match["page"] or 1), body, path)
 
+    def all(self) -> list[Response]:
+        """Every response of the export, in folder and file order."""
+        return list(self._responses)
+
     @property
     def regions(self) -> list[str]:
         return sorted({r.region for r in self._responses if r.region != GLOBAL})

@@ -161,6 +161,41 @@ def _network_checks() -> dict[str, dict[str, Any]]:
             for check_id, cls in network.CHECKS.items()}
 
 
+#: Trail events that change security-group rules (ActionTrail and CloudTrail names).
+RULE_CHANGE_EVENTS = (
+    "AuthorizeSecurityGroup", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroup",
+    "RevokeSecurityGroupEgress", "ModifySecurityGroupRule", "ModifySecurityGroupEgressRule",
+    "AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress",
+    "ModifySecurityGroupRules",
+)
+
+
+def trail_events(connection: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The case's ActionTrail and CloudTrail records that change security-group rules, as the
+    raw records (they carry eventName, eventTime and requestParameters) plus `time`."""
+    import json
+
+    found: list[dict[str, Any]] = []
+    tables = {row[0] for row in connection.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    for source in ("actiontrail", "cloudtrail"):
+        if f"ev_{source}" not in tables:
+            continue
+        rows = connection.execute(f"""
+            SELECT e.time, n._raw FROM events e JOIN ev_{source} n ON n._uid = e.uid
+            WHERE e.source_type = ? AND e.operation IN (SELECT unnest(?::VARCHAR[]))
+            ORDER BY e.time
+        """, [source, list(RULE_CHANGE_EVENTS)]).fetchall()
+        for when, raw in rows:
+            try:
+                record = json.loads(raw)
+            except (TypeError, ValueError):
+                continue
+            if isinstance(record, dict):
+                found.append({**record, "time": when.isoformat() if when else None})
+    return found
+
+
 def audit(provider: str, export: ExportReader | None,
           case_connection: duckdb.DuckDBPyConnection | None = None,
           trail_events: Iterable[Mapping[str, Any]] | None = None, *,
@@ -242,7 +277,7 @@ def _changes(connection: duckdb.DuckDBPyConnection, snapshot: Snapshot,
 
 def _every_response(export: ExportReader) -> list[Response]:
     # ExportReader offers responses by action; the case keeps them all.
-    actions = sorted({r.action for r in export._responses})
+    actions = sorted({r.action for r in export.all()})
     return [r for action in actions for r in export.responses(action)]
 
 

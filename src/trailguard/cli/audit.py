@@ -59,6 +59,10 @@ KeepOption = Annotated[Path | None, typer.Option(
 RegionOption = Annotated[list[str] | None, typer.Option(
     "--region", help="Region to read (repeatable; default: every region of the account).")]
 
+OfflineOption = Annotated[bool, typer.Option(
+    "--offline", help="No configuration (no live calls, no export): audit only what the "
+    "case's logs show (needs --case).")]
+
 audit_app = typer.Typer(
     name="audit",
     help="Posture audit: exposed security groups (with Alibaba's priorities), logging gaps, "
@@ -90,15 +94,21 @@ def _render(report: AuditReport, fmt: OutputFormat) -> str:
 
 def run_audit(provider: ProviderName, from_export: Path | None, case: Path | None,
               fmt: OutputFormat, out: Path | None, keep_export: Path | None,
-              regions: list[str] | None) -> None:
-    """Collect (when live), audit, write the report."""
+              regions: list[str] | None, offline: bool = False) -> None:
+    """Collect (when live), audit, write the report. `offline`: no configuration at all,
+    only what the case's logs show (logging gaps, trail-based checks)."""
     from trailguard.audit.collect import collect
     from trailguard.audit.export import ExportReader
     from trailguard.audit.run import audit
 
     try:
         with tempfile.TemporaryDirectory(prefix="trailguard-export-") as scratch:
-            if from_export is None:
+            export: ExportReader | None
+            if offline:
+                if case is None:
+                    raise _fail("--offline audits a case's logs: give --case", EXIT_USAGE)
+                export = None
+            elif from_export is None:
                 folder = keep_export or Path(scratch)
                 result = collect(provider.value, folder, regions or None)
                 _err().print(f"collected {len(result.files)} responses from "
@@ -107,14 +117,17 @@ def run_audit(provider: ProviderName, from_export: Path | None, case: Path | Non
                 export = ExportReader(folder)
             else:
                 export = ExportReader(from_export)
-            if export.manifest.get("provider") not in (None, "", provider.value):
+            if export is not None and export.manifest.get("provider") not in (
+                    None, "", provider.value):
                 raise _fail(f"the export is from {export.manifest['provider']}, not "
                             f"{provider.value}", EXIT_USAGE)
             if case is not None:
+                from trailguard.audit.run import trail_events
                 from trailguard.store.case import Case
 
                 with Case.open(case, create=True) as opened:
-                    report = audit(provider.value, export, opened.connection)
+                    report = audit(provider.value, export, opened.connection,
+                                   trail_events(opened.connection))
             else:
                 report = audit(provider.value, export)
     except CaseError as error:
@@ -136,13 +149,14 @@ def run_audit(provider: ProviderName, from_export: Path | None, case: Path | Non
 def _audit_root(ctx: typer.Context, provider: ProviderOption = None,
                 from_export: FromExportOption = None, case: CaseOption = None,
                 fmt: FormatOption = OutputFormat.json, out: OutOption = None,
-                keep_export: KeepOption = None, region: RegionOption = None) -> None:
+                keep_export: KeepOption = None, region: RegionOption = None,
+                offline: OfflineOption = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if provider is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(EXIT_USAGE)
-    run_audit(provider, from_export, case, fmt, out, keep_export, region)
+    run_audit(provider, from_export, case, fmt, out, keep_export, region, offline)
 
 
 @audit_app.command("run")
@@ -150,9 +164,10 @@ def run_command(provider: Annotated[ProviderName, typer.Option(
                     "--provider", help="Cloud provider.", case_sensitive=False)],
                 from_export: FromExportOption = None, case: CaseOption = None,
                 fmt: FormatOption = OutputFormat.json, out: OutOption = None,
-                keep_export: KeepOption = None, region: RegionOption = None) -> None:
-    """Audit an export (--from-export) or the live account."""
-    run_audit(provider, from_export, case, fmt, out, keep_export, region)
+                keep_export: KeepOption = None, region: RegionOption = None,
+                offline: OfflineOption = False) -> None:
+    """Audit an export (--from-export) or the live account (and a case's logs: --case)."""
+    run_audit(provider, from_export, case, fmt, out, keep_export, region, offline)
 
 
 @audit_app.command("collect")

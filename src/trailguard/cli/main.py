@@ -321,6 +321,7 @@ def demo(
 
 
 def _register_groups() -> None:
+    from trailguard.cli.audit import audit_app
     from trailguard.cli.detect import rules_app
     from trailguard.cli.evidence import evidence_app
     from trailguard.cli.respond import respond_app
@@ -330,6 +331,7 @@ def _register_groups() -> None:
     app.add_typer(evidence_app, name="evidence")
     app.add_typer(respond_app, name="respond")
     app.add_typer(sla_app, name="sla")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_groups()

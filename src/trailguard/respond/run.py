@@ -34,12 +34,29 @@ from trailguard.respond.model import Plan
 class StepSpec(Protocol):
     """One concrete step of a run (a playbook step for one item)."""
 
-    key: str  # stable across runs: step id + item
-    step: str  # the playbook's step id
-    action: str  # ACTIONS id: aliyun.isolate_instance …
-    params: Mapping[str, Any]
-    approval: str  # none | required
-    on_failure: str  # stop | continue | rollback
+    @property
+    def key(self) -> str:  # stable across runs: step id + item
+        ...
+
+    @property
+    def step(self) -> str:  # the playbook's step id
+        ...
+
+    @property
+    def action(self) -> str:  # ACTIONS id: aliyun.isolate_instance …
+        ...
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        ...
+
+    @property
+    def approval(self) -> str:  # none | required
+        ...
+
+    @property
+    def on_failure(self) -> str:  # stop | continue | rollback
+        ...
 
 
 @dataclass(frozen=True)
