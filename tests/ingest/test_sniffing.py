@@ -39,8 +39,9 @@ def heads(path: Path) -> list[tuple[str, bytes]]:
 
 
 #: Folders of tests/fixtures that are not evidence of one source (detect/: the detection tests'
-#: small cases of several sources and their Sigma rules).
-NOT_ONE_SOURCE = ("detect",)
+#: small cases of several sources and their Sigma rules; audit/ and respond/: cloud API
+#: responses, playbooks and CACAO documents, which are not evidence at all).
+NOT_ONE_SOURCE = ("detect", "audit", "respond")
 FILES = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.parent != FIXTURES
                and p.relative_to(FIXTURES).parts[0] not in NOT_ONE_SOURCE)
 
