@@ -42,5 +42,5 @@ def test_disable_then_idempotent_then_rollback(fake: FakeAliyun, aliyun: AliyunC
 def test_unknown_key_is_a_plan_error(fake: FakeAliyun, aliyun: AliyunClient):
     fake.add_key("deploy-bot", "LTAI5tOTHER00002")
     action = DisableAccessKey()
-    with pytest.raises(PlanError, match="no AccessKey LTAI5tLEAKED0001"):
+    with pytest.raises(PlanError, match="no RAM AccessKey LTAI5tLEAKED0001"):
         action.plan(aliyun, action.parse_params(PARAMS))
