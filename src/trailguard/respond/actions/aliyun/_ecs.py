@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trailguard.respond.actions._params import cidr as cidr
 from trailguard.respond.actions.base import PlanBuilder
 from trailguard.respond.clients.aliyun import AliyunClient
-from trailguard.respond.errors import ParamsError, PlanError
+from trailguard.respond.errors import PlanError
 
 
 def items(body: Mapping[str, Any], outer: str, inner: str) -> list[Mapping[str, Any]]:
@@ -33,13 +34,6 @@ def group_ids(resource: Mapping[str, Any]) -> list[str]:
     """``SecurityGroupIds.SecurityGroupId`` of an instance or network interface."""
     return [str(g) for g in (resource.get("SecurityGroupIds") or {}).get("SecurityGroupId", [])]
 
-
-def cidr(value: str) -> str:
-    """``value`` as a normalised CIDR (an address becomes /32 or /128)."""
-    try:
-        return str(ipaddress.ip_network(value, strict=False))
-    except ValueError:
-        raise ParamsError(f"not an IP address or CIDR block: {value!r}") from None
 
 
 def is_ipv6(block: str) -> bool:

@@ -7,17 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trailguard.respond.actions._params import cidr as cidr
 from trailguard.respond.actions.base import PlanBuilder
 from trailguard.respond.clients.aws import AwsClient
-from trailguard.respond.errors import ParamsError, PlanError
-
-
-def cidr(value: str) -> str:
-    """``value`` as a normalised CIDR (an address becomes /32 or /128)."""
-    try:
-        return str(ipaddress.ip_network(value, strict=False))
-    except ValueError:
-        raise ParamsError(f"not an IP address or CIDR block: {value!r}") from None
+from trailguard.respond.errors import PlanError
 
 
 def cidr_kind(block: str) -> str:

@@ -13,36 +13,22 @@ Tracked connections can outlive a group change; stop the instance to cut them at
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from trailguard.respond.actions._params import IsolateInstanceParams
 from trailguard.respond.actions.aws._ec2 import (
     AUTHORIZE,
     REVOKE,
     AwsRule,
-    cidr,
     cidr_kind,
     describe_instance,
     flatten,
     rule_calls,
 )
-from trailguard.respond.actions.base import Action, Params, Provider, register_action
+from trailguard.respond.actions.base import Action, Provider, register_action
 from trailguard.respond.clients.aws import AwsClient
-from trailguard.respond.errors import ParamsError, PlanError
+from trailguard.respond.errors import PlanError
 from trailguard.respond.model import Plan, ref
-
-
-@dataclass(frozen=True)
-class IsolateInstanceParams(Params):
-    instance_id: str
-    forensic_cidr: str
-    forensic_port: int = 22
-    group_prefix: str = "trailguard-quarantine"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "forensic_cidr", cidr(self.forensic_cidr))
-        if not 1 <= self.forensic_port <= 65535:
-            raise ParamsError(f"forensic_port out of range: {self.forensic_port}")
 
 
 def quarantine_rules(params: IsolateInstanceParams) -> list[AwsRule]:
