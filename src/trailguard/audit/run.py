@@ -9,6 +9,10 @@ case connection the snapshot is stored in ``audit_snapshots`` with its time, the
 the changed rules become ``sg-rule-changed`` findings, tied to the ``trail_events`` that made
 them (AuthorizeSecurityGroup, RevokeSecurityGroup …).
 
+Rules naming a prefix list are evaluated with the list's CIDRs (``DescribePrefixListAttributes``
+/ ``GetManagedPrefixListEntries`` of the region); a list whose entries the export lacks reaches no
+address, and the report's ``errors`` say so (code ``PrefixListUnresolved``).
+
 A check that raises does not stop the audit: the error goes into the report's ``errors``.
 """
 
@@ -28,7 +32,13 @@ from trailguard.audit.checks import AuditContext, checks_for
 from trailguard.audit.export import ExportReader, Response
 from trailguard.audit.finding import SEVERITIES, Finding
 from trailguard.audit.network import findings as network
-from trailguard.audit.network.model import Snapshot, parse_aliyun, parse_aws
+from trailguard.audit.network.model import (
+    Snapshot,
+    aliyun_prefix_list_cidrs,
+    aws_prefix_list_cidrs,
+    parse_aliyun,
+    parse_aws,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -46,12 +56,20 @@ LIST_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     "aliyun": {"DescribeSecurityGroups": ("SecurityGroups", "SecurityGroup"),
                "DescribeSecurityGroupAttribute": ("Permissions", "Permission"),
                "DescribeInstances": ("Instances", "Instance"),
-               "DescribeNetworkInterfaces": ("NetworkInterfaceSets", "NetworkInterfaceSet")},
+               "DescribeNetworkInterfaces": ("NetworkInterfaceSets", "NetworkInterfaceSet"),
+               "DescribePrefixListAttributes": ("Entries", "Entry")},
     "aws": {"DescribeSecurityGroups": ("SecurityGroups",),
             "DescribeInstances": ("Reservations",),
-            "DescribeNetworkAcls": ("NetworkAcls",)},
+            "DescribeNetworkAcls": ("NetworkAcls",),
+            "GetManagedPrefixListEntries": ("Entries",)},
 }
 """Where each paginated body keeps its items (pages are merged before parsing)."""
+
+PREFIX_LISTS: dict[str, tuple[str, str, Callable[[Mapping[str, Any]], list[str]]]] = {
+    "aliyun": ("ecs", "DescribePrefixListAttributes", aliyun_prefix_list_cidrs),
+    "aws": ("ec2", "GetManagedPrefixListEntries", aws_prefix_list_cidrs),
+}
+"""Provider -> (service, action of one prefix list's entries, its CIDRs from the body)."""
 
 _SNAPSHOTS_DDL = """
 CREATE TABLE IF NOT EXISTS audit_snapshots (
@@ -133,22 +151,45 @@ def build_snapshot(provider: str, region: str, taken_at: str, pages: Pages) -> S
     def one(action: str) -> Mapping[str, Any] | None:
         return merge_pages([body for _, body in pages(action)], paths.get(action, ()))
 
+    _, list_action, cidrs_of = PREFIX_LISTS[provider]
+    prefix_lists = {list_id: cidrs_of(body) for list_id, body in
+                    _per_resource(pages(list_action), paths[list_action], "PrefixListId").items()
+                    if list_id}
     if provider == "aliyun":
-        by_group: dict[str | None, list[Mapping[str, Any]]] = {}
-        for resource, body in pages("DescribeSecurityGroupAttribute"):
-            by_group.setdefault(resource, []).append(body)
-        attributes = [merge_pages(bodies, paths["DescribeSecurityGroupAttribute"])
-                      for bodies in by_group.values()]
+        attributes = list(_per_resource(pages("DescribeSecurityGroupAttribute"),
+                                        paths["DescribeSecurityGroupAttribute"]).values())
         if not attributes:
             return None
-        return parse_aliyun([a for a in attributes if a is not None],
-                            one("DescribeSecurityGroups"), one("DescribeInstances"),
-                            one("DescribeNetworkInterfaces"), region=region, taken_at=taken_at)
+        return parse_aliyun(attributes, one("DescribeSecurityGroups"), one("DescribeInstances"),
+                            one("DescribeNetworkInterfaces"), region=region, taken_at=taken_at,
+                            prefix_lists=prefix_lists)
     groups = one("DescribeSecurityGroups")
     if groups is None:
         return None
     return parse_aws(groups, one("DescribeInstances"), one("DescribeNetworkAcls"),
-                     region=region, taken_at=taken_at)
+                     region=region, taken_at=taken_at, prefix_lists=prefix_lists)
+
+
+def _per_resource(pages: list[tuple[str | None, Mapping[str, Any]]], path: tuple[str, ...],
+                  id_field: str = "") -> dict[str | None, Mapping[str, Any]]:
+    """One merged body per resource (the file name's id, else the body's ``id_field``)."""
+    by_resource: dict[str | None, list[Mapping[str, Any]]] = {}
+    for resource, body in pages:
+        key = resource or (str(body.get(id_field) or "") if id_field else "") or None
+        by_resource.setdefault(key, []).append(body)
+    merged = {key: merge_pages(bodies, path) for key, bodies in by_resource.items()}
+    return {key: body for key, body in merged.items() if body is not None}
+
+
+def unresolved_prefix_lists(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """Report errors for the prefix lists the snapshot's rules name but the export lacks."""
+    service, action, _ = PREFIX_LISTS[snapshot.provider]
+    return [{"region": snapshot.region, "service": service, "action": action,
+             "resource": list_id, "code": "PrefixListUnresolved",
+             "message": f"rules of {', '.join(groups)} name prefix list {list_id}, whose entries "
+                        "are not in the export: those rules were evaluated as reaching no "
+                        "address"}
+            for list_id, groups in snapshot.unresolved_prefix_lists.items()]
 
 
 def _export_pages(export: ExportReader, region: str) -> Pages:
@@ -211,6 +252,7 @@ def audit(provider: str, export: ExportReader | None,
         for region in regions:
             snapshot = build_snapshot(provider, region, taken_at, _export_pages(export, region))
             if snapshot is not None:
+                report.errors += unresolved_prefix_lists(snapshot)
                 report.findings += _with_region(network.run_checks(snapshot), region)
                 if case_connection is not None:
                     report.findings += _changes(case_connection, snapshot, trail_events)
@@ -312,5 +354,5 @@ def store(connection: duckdb.DuckDBPyConnection, report: AuditReport,
         raise
 
 
-__all__ = ["CHECK_FAMILIES", "AuditReport", "audit", "build_snapshot", "load_check_families",
-           "merge_pages", "store"]
+__all__ = ["CHECK_FAMILIES", "PREFIX_LISTS", "AuditReport", "audit", "build_snapshot",
+           "load_check_families", "merge_pages", "store", "unresolved_prefix_lists"]

@@ -35,6 +35,7 @@ class FakeAliyunRead:
     instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     enis: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     vpcs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    prefix_lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # with Entries
     trails: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     users: list[dict[str, Any]] = field(default_factory=list)
     keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -44,6 +45,13 @@ class FakeAliyunRead:
     calls: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     answers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # RPC 200 bodies
+
+    def name_prefix_list(self) -> None:
+        """Add to sg-bp1ops (on the instance's secondary ENIs) an RDP rule naming pl-bp1admins."""
+        self.rules["sg-bp1ops"].append({
+            "Direction": "ingress", "IpProtocol": "TCP", "PortRange": "3389/3389",
+            "SourceCidrIp": "", "SourcePrefixListId": "pl-bp1admins", "Policy": "Accept",
+            "Priority": 1, "SecurityGroupRuleId": "sgr-2"})
 
     @classmethod
     def sample(cls) -> FakeAliyunRead:
@@ -55,6 +63,9 @@ class FakeAliyunRead:
         ssh = {"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22/22",
                "SourceCidrIp": "0.0.0.0/0", "Policy": "Accept", "Priority": 1,
                "SecurityGroupRuleId": "sgr-1"}
+        lists = [("pl-bp1admins", "IPv4", ["0.0.0.0/0", "203.0.113.0/24"]),
+                 ("pl-bp1office", "IPv4", ["198.51.100.0/24"]),
+                 ("pl-bp1v6", "IPv6", ["2001:db8::/32"])]
         return cls(
             regions=["cn-hangzhou", "cn-shanghai"],
             groups={"cn-hangzhou": groups},
@@ -73,6 +84,11 @@ class FakeAliyunRead:
                                    "SecurityGroupIds": {"SecurityGroupId": ["sg-bp1ops"]}}
                                   for n in range(3)]},
             vpcs={"cn-hangzhou": [{"VpcId": "vpc-bp1a", "CidrBlock": "10.0.0.0/16"}]},
+            prefix_lists={"cn-hangzhou": [
+                {"PrefixListId": list_id, "PrefixListName": list_id.removeprefix("pl-bp1"),
+                 "AddressFamily": family, "MaxEntries": 10, "CreationTime": "2026-01-05T02:00Z",
+                 "Entries": [{"Cidr": cidr, "Description": ""} for cidr in cidrs]}
+                for list_id, family, cidrs in lists]},
             trails={"cn-hangzhou": [{"Name": "audit-trail", "TrailRegion": "All",
                                      "OssBucketName": "audit-logs", "EventRW": "All",
                                      "Status": "Enable", "HomeRegion": "cn-hangzhou"}]},
@@ -160,6 +176,23 @@ class FakeAliyunRead:
         rest = found[start + PAGE:]
         return {"NetworkInterfaceSets": {"NetworkInterfaceSet": found[start:start + PAGE]},
                 "NextToken": str(start + PAGE) if rest else ""}
+
+    def _DescribePrefixLists(self, params: dict[str, str], region: str) -> dict[str, Any]:
+        found = [{k: v for k, v in pl.items() if k != "Entries"}
+                 for pl in self.prefix_lists.get(region, [])]  # the list omits the entries
+        start = int(params.get("NextToken") or 0)
+        rest = found[start + PAGE:]
+        return {"PrefixLists": {"PrefixList": found[start:start + PAGE]},
+                "NextToken": str(start + PAGE) if rest else ""}
+
+    def _DescribePrefixListAttributes(self, params: dict[str, str], region: str
+                                      ) -> dict[str, Any] | tuple[int, str, str]:
+        found = next((pl for pl in self.prefix_lists.get(region, [])
+                      if pl["PrefixListId"] == params["PrefixListId"]), None)
+        if found is None:
+            return 404, "InvalidPrefixListId.NotFound", "The specified prefix list was not found."
+        return {**{k: v for k, v in found.items() if k != "Entries"},
+                "Entries": {"Entry": found["Entries"]}}
 
     def _DescribeVpcs(self, params: dict[str, str], region: str) -> dict[str, Any]:
         found = self.vpcs.get(region, [])

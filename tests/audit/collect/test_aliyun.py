@@ -12,6 +12,7 @@ from tests.audit.collect.fake_cloud import FakeAliyunRead
 from trailguard.audit.collect import collect
 from trailguard.audit.collect.base import CollectError
 from trailguard.audit.export import ExportReader
+from trailguard.audit.run import audit
 
 TAKEN = "2026-03-02T08:00:00+00:00"
 READ_PREFIXES = ("Describe", "List", "Get")
@@ -35,10 +36,14 @@ HANGZHOU_FILES = {
     "DescribeInstances.json", "DescribeNetworkInterfaces.json",
     "DescribeNetworkInterfaces.2.json", "DescribeVpcs.json", "DescribeVSwitches.json",
     "DescribeFlowLogs.json", "DescribeTrails.json", "GetTrailStatus-audit-trail.json",
+    "DescribePrefixLists.json", "DescribePrefixLists.2.json",
+    *(f"DescribePrefixListAttributes-{pl}.json"
+      for pl in ("pl-bp1admins", "pl-bp1office", "pl-bp1v6")),
 }
 SHANGHAI_FILES = {"DescribeSecurityGroups.json", "DescribeInstances.json",
                   "DescribeNetworkInterfaces.json", "DescribeVpcs.json",
-                  "DescribeVSwitches.json", "DescribeFlowLogs.json", "DescribeTrails.json"}
+                  "DescribeVSwitches.json", "DescribeFlowLogs.json", "DescribeTrails.json",
+                  "DescribePrefixLists.json"}
 
 
 def files(folder: Path) -> dict[str, set[str]]:
@@ -159,3 +164,52 @@ def test_failed_region_discovery_stops_collection(tmp_path: Path,
 def test_unknown_provider(tmp_path: Path) -> None:
     with pytest.raises(CollectError, match="unknown provider"):
         collect("gcp", tmp_path)
+
+
+def test_prefix_lists_are_collected_with_their_entries(tmp_path: Path,
+                                                       aliyun: FakeAliyunRead) -> None:
+    collect("aliyun", tmp_path, ["cn-hangzhou"], taken_at=TAKEN, oss=False)
+    reader = ExportReader(tmp_path)
+
+    listed = [pl["PrefixListId"] for r in reader.responses("DescribePrefixLists", "cn-hangzhou")
+              for pl in r.body["PrefixLists"]["PrefixList"]]
+    assert listed == ["pl-bp1admins", "pl-bp1office", "pl-bp1v6"]  # two pages followed
+    tokens = [p.get("NextToken") for _, a, p in aliyun.calls if a == "DescribePrefixLists"]
+    assert tokens == [None, "2"]
+    admins = must(reader.body("DescribePrefixListAttributes", "cn-hangzhou", "pl-bp1admins"))
+    assert [e["Cidr"] for e in admins["Entries"]["Entry"]] == ["0.0.0.0/0", "203.0.113.0/24"]
+    v6 = must(reader.body("DescribePrefixListAttributes", "cn-hangzhou", "pl-bp1v6"))
+    assert v6["AddressFamily"] == "IPv6"
+
+
+def test_collected_prefix_list_rule_is_audited_with_its_cidrs(tmp_path: Path,
+                                                              aliyun: FakeAliyunRead) -> None:
+    aliyun.name_prefix_list()
+    collect("aliyun", tmp_path, ["cn-hangzhou"], taken_at=TAKEN, oss=False)
+    report = audit("aliyun", ExportReader(tmp_path))
+
+    rdp = [f for f in report.findings if f.check == "sg-internet-admin-port"
+           and f.evidence["port"] == 3389]
+    assert rdp and all("prefix list pl-bp1admins: 0.0.0.0/0" in f.title for f in rdp)
+    assert {f.resource for f in rdp} == {"i-bp1web/eni-bp10", "i-bp1web/eni-bp11",
+                                         "i-bp1web/eni-bp12"}
+    assert rdp[0].rule is not None and rdp[0].rule["prefix_list_id"] == "pl-bp1admins"
+    assert not [e for e in report.errors if e["code"] == "PrefixListUnresolved"]
+
+
+def test_prefix_list_not_collected_is_noted_in_the_audit(tmp_path: Path,
+                                                         aliyun: FakeAliyunRead) -> None:
+    aliyun.name_prefix_list()
+    aliyun.denied.add("DescribePrefixListAttributes")
+    result = collect("aliyun", tmp_path, ["cn-hangzhou"], taken_at=TAKEN, oss=False)
+    assert {(e["action"], e["resource"]) for e in result.errors} == {
+        ("DescribePrefixListAttributes", pl)
+        for pl in ("pl-bp1admins", "pl-bp1office", "pl-bp1v6")}
+
+    report = audit("aliyun", ExportReader(tmp_path))
+    notes = [e for e in report.errors if e["code"] == "PrefixListUnresolved"]
+    assert [(n["region"], n["action"], n["resource"]) for n in notes] == [
+        ("cn-hangzhou", "DescribePrefixListAttributes", "pl-bp1admins")]  # the one rules name
+    assert "sg-bp1ops" in notes[0]["message"]
+    assert not [f for f in report.findings if f.check == "sg-internet-admin-port"
+                and f.evidence["port"] == 3389]  # an unknown list reaches no address

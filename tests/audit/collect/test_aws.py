@@ -17,6 +17,7 @@ from trailguard.audit.collect import collect
 from trailguard.audit.collect.aws import AwsCollector
 from trailguard.audit.collect.base import Recorder
 from trailguard.audit.export import ExportReader
+from trailguard.audit.run import audit
 from trailguard.respond.clients.aws import AwsClient
 
 TAKEN = "2026-03-02T08:00:00+00:00"
@@ -33,6 +34,13 @@ def account() -> Iterator[dict[str, Any]]:
         ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[{
             "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
             "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        admins = ec2.create_managed_prefix_list(
+            PrefixListName="admins", AddressFamily="IPv4", MaxEntries=5,
+            Entries=[{"Cidr": "0.0.0.0/0", "Description": "anyone"},
+                     {"Cidr": "203.0.113.0/24", "Description": "office"}])["PrefixList"]
+        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389,
+            "PrefixListIds": [{"PrefixListId": admins["PrefixListId"]}]}])
         ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet,
                           SecurityGroupIds=[group["GroupId"]])
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -51,7 +59,7 @@ def account() -> Iterator[dict[str, Any]]:
             iam.create_user(UserName=user)
         iam.create_access_key(UserName="alice")
         iam.create_login_profile(UserName="alice", Password="Passw0rd!Passw0rd!")
-        yield {"vpc": vpc, "group": group["GroupId"]}
+        yield {"vpc": vpc, "group": group["GroupId"], "prefix_list": admins["PrefixListId"]}
 
 
 def test_writes_exactly_the_export_layout(tmp_path: Path, account: dict[str, Any]) -> None:
@@ -62,7 +70,13 @@ def test_writes_exactly_the_export_layout(tmp_path: Path, account: dict[str, Any
     regional = {"DescribeSecurityGroups.json", "DescribeInstances.json",
                 "DescribeNetworkInterfaces.json", "DescribeNetworkAcls.json",
                 "DescribeVpcs.json", "DescribeSubnets.json", "DescribeFlowLogs.json",
-                "DescribeTrails.json"}
+                "DescribeTrails.json", "DescribeManagedPrefixLists.json"}
+
+    def entries(region: str) -> set[str]:  # every list, AWS-managed ones included
+        lists = boto3.client("ec2", region_name=region).describe_managed_prefix_lists()
+        return {f"GetManagedPrefixListEntries-{pl['PrefixListId']}.json"
+                for pl in lists["PrefixLists"]}
+
     assert files(tmp_path) == {
         "global": {"GetCallerIdentity.json", "ListUsers.json", "GetAccountSummary.json",
                    "GetCredentialReport.json", "ListBuckets.json",
@@ -73,10 +87,12 @@ def test_writes_exactly_the_export_layout(tmp_path: Path, account: dict[str, Any
                    *(f"{a}-{b}.json" for b in ("trail-logs-123", "public-site-123")
                      for a in ("GetBucketAcl", "GetBucketPolicy", "GetBucketPolicyStatus",
                                "GetPublicAccessBlock"))},
-        "us-east-1": regional | {"GetTrailStatus-org-trail.json",
-                                 "GetEventSelectors-org-trail.json"},
-        "eu-west-1": regional,
+        "us-east-1": regional | entries("us-east-1") | {"GetTrailStatus-org-trail.json",
+                                                         "GetEventSelectors-org-trail.json"},
+        "eu-west-1": regional | entries("eu-west-1"),
     }
+    assert f"GetManagedPrefixListEntries-{account['prefix_list']}.json" in files(tmp_path)[
+        "us-east-1"]
     assert result.errors == []
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["account"] == "123456789012"
@@ -156,3 +172,38 @@ def test_credentials_are_never_written(tmp_path: Path, account: dict[str, Any]) 
     text = "".join(p.read_text() for p in tmp_path.rglob("*.json"))
     assert SECRETS["AWS_SECRET_ACCESS_KEY"] not in text
     assert SECRETS["AWS_ACCESS_KEY_ID"] not in text
+
+
+def test_prefix_lists_are_collected_and_audited_with_their_cidrs(
+        tmp_path: Path, account: dict[str, Any]) -> None:
+    collect("aws", tmp_path, ["us-east-1"], taken_at=TAKEN, sleep=lambda _: None)
+    reader = ExportReader(tmp_path)
+    pl = account["prefix_list"]
+    body = must(reader.body("GetManagedPrefixListEntries", "us-east-1", pl))
+    assert [e["Cidr"] for e in body["Entries"]] == ["0.0.0.0/0", "203.0.113.0/24"]
+    listed = must(reader.body("DescribeManagedPrefixLists", "us-east-1"))["PrefixLists"]
+    assert pl in {p["PrefixListId"] for p in listed}
+
+    report = audit("aws", reader)
+    rdp = [f for f in report.findings if f.check == "sg-internet-admin-port"
+           and f.evidence["port"] == 3389]
+    assert [f.title for f in rdp] == [
+        f"RDP (tcp/3389) of {rdp[0].resource} reachable from prefix list {pl}: 0.0.0.0/0"]
+    assert rdp[0].cis == "5.2"
+    assert pl in rdp[0].remediation["cli"]  # revoke the rule naming the list
+    assert not [e for e in report.errors if e["code"] == "PrefixListUnresolved"]
+
+
+def test_prefix_list_entries_missing_from_the_export_are_noted(
+        tmp_path: Path, account: dict[str, Any]) -> None:
+    collect("aws", tmp_path, ["us-east-1"], taken_at=TAKEN, sleep=lambda _: None)
+    pl = account["prefix_list"]
+    (tmp_path / "us-east-1" / f"GetManagedPrefixListEntries-{pl}.json").unlink()
+
+    report = audit("aws", ExportReader(tmp_path))
+    notes = [e for e in report.errors if e["code"] == "PrefixListUnresolved"]
+    assert [(n["region"], n["service"], n["action"], n["resource"]) for n in notes] == [
+        ("us-east-1", "ec2", "GetManagedPrefixListEntries", pl)]
+    assert account["group"] in notes[0]["message"]
+    assert not [f for f in report.findings if f.check == "sg-internet-admin-port"
+                and f.evidence["port"] == 3389]

@@ -2,11 +2,12 @@
 layout (:mod:`trailguard.audit.export`).
 
 Per region: ECS DescribeSecurityGroups, DescribeSecurityGroupAttribute (``-<sg-id>``),
-DescribeInstances, DescribeNetworkInterfaces; VPC DescribeVpcs, DescribeVSwitches,
-DescribeFlowLogs; ActionTrail DescribeTrails, GetTrailStatus (``-<trail name>``). In ``global``:
-ECS DescribeRegions, STS GetCallerIdentity, RAM ListUsers, ListAccessKeys / GetLoginProfile /
-ListPoliciesForUser (``-<user>``), GetAccountSummary, GetSecurityPreference, GetPasswordPolicy,
-and OSS (see :mod:`trailguard.audit.collect.aliyun_oss`).
+DescribeInstances, DescribeNetworkInterfaces, DescribePrefixLists, DescribePrefixListAttributes
+(``-<pl-id>``: the entries, which security-group rules naming the list match); VPC
+DescribeVpcs, DescribeVSwitches, DescribeFlowLogs; ActionTrail DescribeTrails, GetTrailStatus
+(``-<trail name>``). In ``global``: ECS DescribeRegions, STS GetCallerIdentity, RAM ListUsers,
+ListAccessKeys / GetLoginProfile / ListPoliciesForUser (``-<user>``), GetAccountSummary,
+GetSecurityPreference, GetPasswordPolicy, and OSS (see :mod:`trailguard.audit.collect.aliyun_oss`).
 
 A user without a console password answers GetLoginProfile with 404
 ``EntityNotExist.User.LoginProfile``; that absence is saved as ``{"LoginProfile": null, "Code":
@@ -203,6 +204,18 @@ class AliyunCollector:
         self.tokened(region, region, "ecs", "DescribeNetworkInterfaces",
                      {"RegionId": region, "MaxResults": 500},
                      ("NetworkInterfaceSets", "NetworkInterfaceSet"))
+        self.prefix_lists(region)
+
+    def prefix_lists(self, region: str) -> None:
+        """Every prefix list of the region and its entries (DescribePrefixLists omits them)."""
+        lists = self.tokened(region, region, "ecs", "DescribePrefixLists",
+                             {"RegionId": region, "MaxResults": 100},
+                             ("PrefixLists", "PrefixList"))
+        for prefix_list in lists:
+            list_id = str(prefix_list.get("PrefixListId") or "")
+            if list_id:
+                self.save(region, region, "ecs", "DescribePrefixListAttributes",
+                          {"RegionId": region, "PrefixListId": list_id}, resource=list_id)
 
     def vpc(self, region: str) -> None:
         for action, path in (("DescribeVpcs", ("Vpcs", "Vpc")),

@@ -3,7 +3,9 @@
 datetimes as ISO 8601.
 
 Per region: EC2 DescribeSecurityGroups, DescribeInstances, DescribeNetworkInterfaces,
-DescribeNetworkAcls, DescribeVpcs, DescribeSubnets, DescribeFlowLogs; CloudTrail DescribeTrails
+DescribeNetworkAcls, DescribeVpcs, DescribeSubnets, DescribeFlowLogs, DescribeManagedPrefixLists
+and GetManagedPrefixListEntries (``-<pl-id>``, for every list, AWS-managed ones included: the
+entries security-group rules naming the list match); CloudTrail DescribeTrails
 (trails whose home is that region: ``includeShadowTrails=False``), GetTrailStatus and
 GetEventSelectors (``-<trail name>``). In ``global``: EC2 DescribeRegions, STS
 GetCallerIdentity, IAM ListUsers, ListAccessKeys / GetLoginProfile / ListMFADevices /
@@ -149,6 +151,15 @@ class AwsCollector:
                 method].removeprefix("Describe")
             self.paged(region, region, "ec2", method,
                        "Reservations" if method == "describe_instances" else key)
+        self.prefix_lists(region)
+
+    def prefix_lists(self, region: str) -> None:
+        lists = self.paged(region, region, "ec2", "describe_managed_prefix_lists", "PrefixLists")
+        for prefix_list in lists:
+            list_id = str(prefix_list.get("PrefixListId") or "")
+            if list_id:
+                self.paged(region, region, "ec2", "get_managed_prefix_list_entries", "Entries",
+                           resource=list_id, PrefixListId=list_id)
 
     def cloudtrail(self, region: str) -> None:
         body = self.save(region, region, "cloudtrail", "describe_trails",

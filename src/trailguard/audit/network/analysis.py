@@ -13,12 +13,16 @@ ACLs) a rule whose whole space is covered by rules evaluated before it never dec
 In AWS security groups (a union, no order) a rule is redundant when the union of the other rules
 covers it; larger rules are kept, so only one of two duplicates is reported. Coverage is computed
 with the same box sweep as the exposure, never by enumerating ports.
+
+A rule naming a resolved prefix list is analysed as its parts (one per CIDR, disjoint) and
+reported as written, once: it never decides anything only when none of its parts does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from trailguard.audit.network import alibaba, aws
 from trailguard.audit.network.model import (
@@ -160,5 +164,44 @@ def rule_issues(snapshot: Snapshot) -> list[RuleIssue]:
             layer = aws.acl_layer(acl, direction)
             issues += [i for i in first_match_issues(layer.rules, (acl.acl_id,), acl.subnet_ids)
                        if i.rule.rule_id != "*"]  # the implicit deny cannot be removed
-    return issues
+    return as_written(issues, (r for g in snapshot.groups.values() for r in g.rules))
+
+
+def _unique(rules: Iterable[Rule]) -> tuple[Rule, ...]:
+    return tuple(dict.fromkeys(rules))
+
+
+def as_written(issues: Sequence[RuleIssue], rules: Iterable[Rule]) -> list[RuleIssue]:
+    """Issues of prefix-list parts folded into issues of the rules as written.
+
+    A written rule never decides anything when every one of its parts has a shadowed or
+    redundant issue (``shadowed`` if any part is); a conflict is reported once per written pair.
+    Other issues pass unchanged.
+    """
+    parts = Counter(r.written for r in rules if r.written is not r)
+    result: list[RuleIssue | None] = []
+    folded: dict[tuple[object, ...], tuple[int, list[RuleIssue]]] = {}
+    for issue in issues:
+        written = issue.rule.written
+        if issue.kind == "conflict":
+            key: tuple[object, ...] = ("conflict", written, issue.pool,
+                                       _unique(r.written for r in issue.by))
+        elif written is not issue.rule:
+            key = ("never", written, issue.pool)
+        else:
+            result.append(issue)
+            continue
+        if key not in folded:
+            folded[key] = (len(result), [])
+            result.append(None)
+        folded[key][1].append(issue)
+    for key, (index, group) in folded.items():
+        first, written = group[0], group[0].rule.written
+        if key[0] == "conflict":
+            result[index] = replace(first, rule=written, by=_unique(r.written for r in first.by))
+        elif len({i.rule for i in group}) == parts[written]:
+            kind = "shadowed" if any(i.kind == "shadowed" for i in group) else "redundant"
+            result[index] = replace(first, kind=kind, rule=written,
+                                    by=_unique(r for i in group for r in i.by))
+    return [i for i in result if i is not None]
 

@@ -143,12 +143,14 @@ def _permissions(request: Mapping[str, Any]) -> list[dict[str, Any]]:
         cidrs = [r.get("cidrIp") for r in _aws_items(permission.get("ipRanges"))]
         cidrs += [r.get("cidrIpv6") for r in _aws_items(permission.get("ipv6Ranges"))]
         cidrs += [g.get("groupId") for g in _aws_items(permission.get("groups"))]
+        cidrs += [p.get("prefixListId") for p in _aws_items(permission.get("prefixListIds"))]
         found += [{**base, "peer": c} for c in cidrs] or [base]
     for item in _aws_items(request.get("securityGroupRules")):
         rule = item.get("securityGroupRule", item)
         found.append({"protocol": rule.get("ipProtocol"), "from": rule.get("fromPort"),
                       "to": rule.get("toPort"),
-                      "peer": _get(rule, "cidrIpv4", "cidrIpv6", "referencedGroupId")})
+                      "peer": _get(rule, "cidrIpv4", "cidrIpv6", "referencedGroupId",
+                                   "prefixListId")})
     numbered: dict[str, dict[str, Any]] = {}
     flat: dict[str, Any] = {}
     for key, value in request.items():
@@ -199,7 +201,9 @@ def _normalised(permission: Mapping[str, Any]) -> dict[str, Any]:
 def _matches(rule: Rule, permission: Mapping[str, Any]) -> bool:
     if "rule_id" in permission:
         return bool(permission["rule_id"] == rule.rule_id)
-    checks = {"protocol": rule.protocol, "ports": rule.ports, "peer": str(rule.peer)}
+    # A request names a prefix list by its id, whatever CIDRs the list resolved to.
+    peer = rule.peer.prefix_list_id or str(rule.peer)
+    checks = {"protocol": rule.protocol, "ports": rule.ports, "peer": peer}
     named = [k for k in checks if k in permission]
     return bool(named) and all(permission[k] == checks[k] for k in named)
 

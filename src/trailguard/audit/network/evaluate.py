@@ -63,14 +63,14 @@ def rule_matches(rule: Rule, protocol: str, port: int | None, peer: Endpoint) ->
     if protocol in PORTED_PROTOCOLS and (port is None or port not in rule.ports):
         return False
     target = rule.peer
+    if target.prefix_list_id and target.prefix_list_id in peer.prefix_lists:
+        return True  # the peer is declared a member of the list
     if target.cidr is not None:
         address = peer.address
         return address is not None and address.version == target.cidr.version \
             and address in target.cidr
     if target.group_id:
         return target.group_id in peer.groups
-    if target.prefix_list_id:
-        return target.prefix_list_id in peer.prefix_lists
     return False
 
 

@@ -3,8 +3,9 @@
 For every protocol and address family the ports x addresses plane is cut at every rule boundary
 and at the edges of private space; each layer (see :mod:`evaluate`) is painted in its evaluation
 order; the Internet cells that every layer accepts are grouped by the rule responsible and merged
-into maximal port ranges. The result is exact for CIDR peers; group and prefix-list peers are not
-Internet sources (prefix lists are not resolved).
+into maximal port ranges. The result is exact for CIDR peers, including the CIDRs of a resolved
+prefix list (one rule per entry, see :mod:`model`); group peers and unresolved prefix lists are
+not Internet sources.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class Exposure:
 
     @property
     def source(self) -> str:
-        """The responsible rule's peer CIDR (what the rule says), or ``default``."""
+        """The responsible rule's peer CIDR (what the rule says, with its prefix list), or
+        ``default``."""
         return str(self.rule.peer) if self.rule is not None else "default"
 
     @property

@@ -72,25 +72,25 @@ def _aws_permission(rule: Rule) -> dict[str, Any]:
     if rule.protocol in PORTED_PROTOCOLS:
         permission |= {"FromPort": rule.ports.low, "ToPort": rule.ports.high}
     peer = rule.peer
-    if peer.cidr is not None and peer.cidr.version == 4:
+    if peer.prefix_list_id:  # the rule names the list, whether or not its entries are known
+        permission["PrefixListIds"] = [{"PrefixListId": peer.prefix_list_id}]
+    elif peer.cidr is not None and peer.cidr.version == 4:
         permission["IpRanges"] = [{"CidrIp": str(peer.cidr)}]
     elif peer.cidr is not None:
         permission["Ipv6Ranges"] = [{"CidrIpv6": str(peer.cidr)}]
     elif peer.group_id:
         permission["UserIdGroupPairs"] = [{"GroupId": peer.group_id}]
-    elif peer.prefix_list_id:
-        permission["PrefixListIds"] = [{"PrefixListId": peer.prefix_list_id}]
     return permission
 
 
 def _aliyun_peer_flag(rule: Rule) -> str:
     side = "Source" if rule.direction is Direction.INGRESS else "Dest"
     peer = rule.peer
+    if peer.prefix_list_id:
+        return f"{side}PrefixListId {peer.prefix_list_id}"
     if peer.cidr is not None:
         return f"{'Ipv6' if peer.cidr.version == 6 else ''}{side}CidrIp {peer.cidr}"
-    if peer.group_id:
-        return f"{side}GroupId {peer.group_id}"
-    return f"{side}PrefixListId {peer.prefix_list_id}"
+    return f"{side}GroupId {peer.group_id}"
 
 
 def remediation(rule: Rule, snapshot: Snapshot, raise_priority: bool = False) -> dict[str, str]:
@@ -314,15 +314,18 @@ class BroadPortRangeCheck(Check):
     TITLE = "Accept rule opens a broad port range"
 
     def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        public: dict[Rule, bool] = {}  # per rule as written: a prefix list's parts count once
         for rule in ctx.rules():
             if rule.direction is not Direction.INGRESS or rule.action is not Action.ACCEPT:
                 continue
             broad = rule.protocol == ALL_PROTOCOLS or (
                 rule.protocol in PORTED_PROTOCOLS and rule.ports.size >= BROAD_PORT_COUNT)
             if broad and rule.peer.cidr is not None:
-                yield self.finding(ctx, rule.group_id,
-                                   {"port_count": rule.ports.size, "protocol": rule.protocol},
-                                   rule, severity="high" if _public(rule) else "low")
+                public[rule.written] = public.get(rule.written, False) or _public(rule)
+        for rule, is_public in public.items():
+            yield self.finding(ctx, rule.group_id,
+                               {"port_count": rule.ports.size, "protocol": rule.protocol},
+                               rule, severity="high" if is_public else "low")
 
 
 @register

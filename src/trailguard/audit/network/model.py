@@ -4,9 +4,17 @@ Parsed from the raw JSON bodies of the providers' read APIs, so that exports sav
 by the providers' own CLIs can be audited offline:
 
 * Alibaba ECS: ``DescribeSecurityGroups``, ``DescribeSecurityGroupAttribute`` (one per group),
-  ``DescribeInstances`` and ``DescribeNetworkInterfaces``
+  ``DescribeInstances``, ``DescribeNetworkInterfaces`` and ``DescribePrefixListAttributes`` (one
+  per prefix list, ``Entries.Entry[].Cidr``)
   (https://www.alibabacloud.com/help/en/ecs/developer-reference/api-describesecuritygroupattribute).
-* AWS EC2: ``DescribeSecurityGroups``, ``DescribeInstances`` and ``DescribeNetworkAcls``.
+* AWS EC2: ``DescribeSecurityGroups``, ``DescribeInstances``, ``DescribeNetworkAcls`` and
+  ``GetManagedPrefixListEntries`` (one per prefix list, ``Entries[].Cidr``).
+
+A rule that names a prefix list whose entries are known becomes one rule per CIDR of the list
+(overlapping and adjacent entries collapsed, so the parts never overlap): every analysis then
+sees plain CIDR rules and stays exact. Each part keeps the list's id in its peer, and
+:attr:`Rule.written` gives back the rule as written. A list whose entries are not known stays a
+single rule that reaches no address, and the snapshot names it in ``unresolved_prefix_lists``.
 
 Optional fields may be missing; enumerations are normalised to lower case (Alibaba answers
 ``Accept``/``Drop`` while its requests use ``accept``/``drop``).
@@ -16,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +32,8 @@ from trailguard.errors import TrailGuardError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+PrefixLists = Mapping[str, Sequence[str]]
+"""Prefix-list id -> the CIDRs of its entries."""
 
 PORT_MIN = 1
 PORT_MAX = 65535
@@ -112,13 +122,19 @@ FULL_PORTS = PortRange()
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    """The other end of a rule: exactly one of a CIDR, a security group or a prefix list."""
+    """The other end of a rule: a CIDR, a security group or a prefix list.
+
+    A resolved prefix list gives one peer per entry: ``cidr`` is the entry and
+    ``prefix_list_id`` the list it comes from. Without ``cidr`` a prefix list reaches no address.
+    """
 
     cidr: IPNetwork | None = None
     group_id: str | None = None
     prefix_list_id: str | None = None
 
     def __str__(self) -> str:
+        if self.cidr is not None and self.prefix_list_id:
+            return f"prefix list {self.prefix_list_id}: {self.cidr}"
         return str(self.cidr or self.group_id or self.prefix_list_id or "?")
 
 
@@ -144,9 +160,21 @@ class Rule:
 
     @property
     def label(self) -> str:
-        """A short human reference: group, rule id or description, priority."""
+        """A short human reference: group, rule id or description, priority, prefix list."""
         ident = self.rule_id or self.description or "-"
-        return f"{self.group_id}/{ident} (priority {self.priority})"
+        label = f"{self.group_id}/{ident} (priority {self.priority})"
+        if self.peer.prefix_list_id:
+            label += f" via {self.peer}" if self.peer.cidr is not None else (
+                f" via prefix list {self.peer.prefix_list_id}")
+        return label
+
+    @property
+    def written(self) -> Rule:
+        """The rule as written: a part of a resolved prefix list gives back the whole list rule
+        (the parts of one rule share it)."""
+        if self.peer.prefix_list_id and self.peer.cidr is not None:
+            return replace(self, peer=Peer(prefix_list_id=self.peer.prefix_list_id))
+        return self
 
     def summary(self) -> dict[str, Any]:
         """The rule as plain data, for a finding's evidence."""
@@ -154,6 +182,7 @@ class Rule:
             "group_id": self.group_id, "rule_id": self.rule_id or None,
             "description": self.description or None, "direction": str(self.direction),
             "protocol": self.protocol, "port_range": str(self.ports), "peer": str(self.peer),
+            "prefix_list_id": self.peer.prefix_list_id,
             "action": str(self.action), "priority": self.priority,
         }
 
@@ -212,6 +241,8 @@ class Snapshot:
     acls: tuple[NetworkAcl, ...] = ()
     region: str = ""
     taken_at: str = ""
+    unresolved_prefix_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Prefix lists named by rules but whose entries are unknown -> the groups naming them."""
 
     def groups_of(self, interface: NetworkInterface) -> list[SecurityGroup]:
         """The groups on an interface, in the interface's order (unknown ids skipped)."""
@@ -246,6 +277,59 @@ def _network(text: str) -> IPNetwork | None:
         return ipaddress.ip_network(text, strict=False)
     except ValueError as exc:
         raise NetworkModelError(f"invalid CIDR {text!r}") from exc
+
+
+# ---------------------------------------------------------------- prefix lists
+
+
+def prefix_list_networks(cidrs: Iterable[str]) -> list[IPNetwork]:
+    """A list's entries as disjoint networks, IPv4 first (same union of addresses)."""
+    networks = [n for n in (_network(_text(c)) for c in cidrs) if n is not None]
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+
+
+def resolve_prefix_list(rule: Rule, prefix_lists: PrefixLists | None) -> list[Rule]:
+    """One rule per CIDR of the rule's prefix list; the rule itself when it names none, or when
+    the list is unknown or empty (it then reaches no address)."""
+    list_id = rule.peer.prefix_list_id
+    if rule.peer.cidr is not None or not list_id or not prefix_lists or list_id not in \
+            prefix_lists:
+        return [rule]
+    return [replace(rule, peer=Peer(cidr=network, prefix_list_id=list_id))
+            for network in prefix_list_networks(prefix_lists[list_id])] or [rule]
+
+
+def _resolved(group: SecurityGroup, prefix_lists: PrefixLists | None) -> SecurityGroup:
+    rules = tuple(part for rule in group.rules for part in resolve_prefix_list(rule, prefix_lists))
+    return replace(group, rules=rules) if rules != group.rules else group
+
+
+def _unresolved(groups: Mapping[str, SecurityGroup], prefix_lists: PrefixLists | None
+                ) -> dict[str, tuple[str, ...]]:
+    """Lists the rules name but whose entries are unknown (an empty list is known)."""
+    found: dict[str, list[str]] = {}
+    for group in groups.values():
+        for rule in group.rules:
+            list_id = rule.peer.prefix_list_id
+            if list_id and rule.peer.cidr is None and list_id not in (prefix_lists or {}):
+                named = found.setdefault(list_id, [])
+                if group.group_id not in named:
+                    named.append(group.group_id)
+    return {list_id: tuple(named) for list_id, named in sorted(found.items())}
+
+
+def aliyun_prefix_list_cidrs(body: Mapping[str, Any]) -> list[str]:
+    """The entries' CIDRs of one DescribePrefixListAttributes body."""
+    return [_text(e.get("Cidr")) for e in _items(body, "Entries", "Entry")
+            if isinstance(e, Mapping) and _text(e.get("Cidr"))]
+
+
+def aws_prefix_list_cidrs(body: Mapping[str, Any]) -> list[str]:
+    """The entries' CIDRs of one GetManagedPrefixListEntries body."""
+    return [_text(e.get("Cidr")) for e in _items(body, "Entries")
+            if isinstance(e, Mapping) and _text(e.get("Cidr"))]
 
 
 # ---------------------------------------------------------------- Alibaba
@@ -368,17 +452,21 @@ def parse_aliyun(attributes: Iterable[Mapping[str, Any]],
                  security_groups: Mapping[str, Any] | None = None,
                  instances: Mapping[str, Any] | None = None,
                  network_interfaces: Mapping[str, Any] | None = None,
-                 region: str = "", taken_at: str = "") -> Snapshot:
-    """A snapshot from Alibaba ECS bodies (one DescribeSecurityGroupAttribute per group)."""
+                 region: str = "", taken_at: str = "",
+                 prefix_lists: PrefixLists | None = None) -> Snapshot:
+    """A snapshot from Alibaba ECS bodies (one DescribeSecurityGroupAttribute per group);
+    ``prefix_lists`` resolves the rules naming a prefix list (see
+    :func:`aliyun_prefix_list_cidrs`)."""
     types = {_text(g.get("SecurityGroupId")): _text(g.get("SecurityGroupType"))
              for g in _items(security_groups, "SecurityGroups", "SecurityGroup")}
     groups = {}
     for body in attributes:
         group = aliyun_group(body, types.get(_text(body.get("SecurityGroupId")), ""))
-        groups[group.group_id] = group
+        groups[group.group_id] = _resolved(group, prefix_lists)
     return Snapshot(provider="aliyun", groups=groups,
                     interfaces=aliyun_interfaces(instances, network_interfaces),
-                    region=region, taken_at=taken_at)
+                    region=region, taken_at=taken_at,
+                    unresolved_prefix_lists=_unresolved(groups, prefix_lists))
 
 
 # ---------------------------------------------------------------- AWS
@@ -398,6 +486,7 @@ def _aws_permission_rules(group_id: str, permission: Mapping[str, Any],
               for r in _items(permission, "UserIdGroupPairs")]
     peers += [(Peer(prefix_list_id=_text(r.get("PrefixListId"))), _text(r.get("Description")))
               for r in _items(permission, "PrefixListIds")]
+    # The id names what the rule was written with (a prefix list's parts share it).
     return [Rule(group_id=group_id, direction=direction, protocol=protocol, ports=ports,
                  peer=peer, action=Action.ACCEPT, priority=0,
                  rule_id=f"{direction}:{protocol}:{ports}:{peer}", description=description,
@@ -471,9 +560,12 @@ def aws_interfaces(instances: Mapping[str, Any] | None) -> tuple[NetworkInterfac
 
 def parse_aws(security_groups: Mapping[str, Any], instances: Mapping[str, Any] | None = None,
               network_acls: Mapping[str, Any] | None = None, region: str = "",
-              taken_at: str = "") -> Snapshot:
-    """A snapshot from AWS EC2 response bodies."""
-    groups = {g.group_id: g for g in map(aws_group, _items(security_groups, "SecurityGroups"))}
+              taken_at: str = "", prefix_lists: PrefixLists | None = None) -> Snapshot:
+    """A snapshot from AWS EC2 response bodies; ``prefix_lists`` resolves the rules naming a
+    managed prefix list (see :func:`aws_prefix_list_cidrs`)."""
+    groups = {g.group_id: _resolved(g, prefix_lists)
+              for g in map(aws_group, _items(security_groups, "SecurityGroups"))}
     acls = tuple(aws_acl(a) for a in _items(network_acls, "NetworkAcls"))
     return Snapshot(provider="aws", groups=groups, interfaces=aws_interfaces(instances),
-                    acls=acls, region=region, taken_at=taken_at)
+                    acls=acls, region=region, taken_at=taken_at,
+                    unresolved_prefix_lists=_unresolved(groups, prefix_lists))
