@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.audit.logging._support import by_check, demo_case, run
 
 
@@ -41,5 +43,27 @@ def test_the_demo_instance_session_used_from_outside_is_found() -> None:
     addresses = {a["address"]: a["public"] for a in key.evidence["addresses"]}
     attacker = demo_case().truth["environment"]["attacker"]["api_and_ssh"]
     assert addresses[attacker] is True and False in addresses.values()
-    assert key.evidence["countries"] is None
+    assert key.evidence["countries"] == []  # documentation and private addresses have none
     assert "aliyun.identity.root_access_key_used_in_trail" not in found
+
+
+def test_a_key_used_from_two_countries_in_a_day_is_found(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    import pyarrow as pa
+
+    from trailguard.audit.identity.keys import keys_from_many_addresses
+    from trailguard.store.case import Case
+
+    with Case.open(tmp_path / "case", create=True) as case:
+        rows = pa.table({
+            "uid": ["a", "b", "c"], "source_type": ["actiontrail"] * 3,
+            "time": pa.array([datetime(2026, 10, 1, 1), datetime(2026, 10, 1, 3),
+                              datetime(2026, 10, 3, 3)], pa.timestamp("us")),
+            "actor_access_key": ["LTAI5tTRAVELLER00001"] * 3,
+            "src_ip": ["8.8.8.8", "1.2.4.8", "8.8.4.4"]})
+        case.connection.register("rows", rows)
+        case.connection.execute("INSERT INTO events BY NAME SELECT * FROM rows")
+        [found] = keys_from_many_addresses(case.connection, "actiontrail")
+    assert found["countries"] == ["CN", "US"]
+    assert found["reason"] == ">= 2 countries within the window"

@@ -11,8 +11,9 @@ CSV, plain or base64; AWS and Alibaba IMS share the columns used here: ``user``,
 ``ListPoliciesForUser-<user>``.
 
 Trail (case): root-account access-key use (``actor_type`` root-account/Root with a long-term
-key) and keys used from many source addresses within :data:`ADDRESS_WINDOW`. Countries are not
-counted: no offline GeoIP database ships with TrailGuard and no network lookup is made.
+key) and keys used from many source addresses or countries within :data:`ADDRESS_WINDOW`.
+Countries come from the offline `iptocc` tables (built from the regional internet registries'
+delegation files; MIT/Apache-2.0); no network lookup is made.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from trailguard.audit.logging._json import find, items, truthy
 
 if TYPE_CHECKING:
     import duckdb
+import iptocc
 
 MAX_AGE = dt.timedelta(days=90)
 ADDRESS_WINDOW = dt.timedelta(hours=24)
 ADDRESS_THRESHOLD = 4
+COUNTRY_THRESHOLD = 2
 """A key seen from this many distinct source addresses within the window is flagged; so is a
 session key (``STS.``/``ASIA``) seen from both a private and a public address (instance
 credentials taken off the instance)."""
@@ -210,11 +213,23 @@ def root_key_use(connection: duckdb.DuckDBPyConnection, source: str) -> list[dic
             for key, n, first, last, ips, ops in rows]
 
 
+def country_of(address: str) -> str | None:
+    """ISO 3166 country of a public address from the offline `iptocc` tables (regional
+    registries' delegations); None for private, reserved or unknown addresses."""
+    if not _public_address(address):
+        return None
+    found = iptocc.country_code(address)
+    return str(found) if found else None
+
+
 def keys_from_many_addresses(connection: duckdb.DuckDBPyConnection, source: str,
                              threshold: int = ADDRESS_THRESHOLD,
-                             window: dt.timedelta = ADDRESS_WINDOW) -> list[dict[str, Any]]:
-    """Keys seen from ``threshold`` or more distinct addresses within ``window``: the busiest
-    window per key, its addresses with first sighting and event count."""
+                             window: dt.timedelta = ADDRESS_WINDOW,
+                             country_threshold: int = COUNTRY_THRESHOLD
+                             ) -> list[dict[str, Any]]:
+    """Keys seen from ``threshold`` or more distinct addresses, or ``country_threshold`` or
+    more countries, within ``window``: the busiest window per key, its addresses with first
+    sighting, event count and country."""
     rows = connection.execute(
         "SELECT actor_access_key, src_ip, min(time) AS first, count(*) FROM events "
         "WHERE source_type = ? AND actor_access_key IS NOT NULL AND src_ip IS NOT NULL "
@@ -224,41 +239,47 @@ def keys_from_many_addresses(connection: duckdb.DuckDBPyConnection, source: str,
     for key, ip, first, count in rows:
         if _is_ip(str(ip)):
             by_key.setdefault(str(key), []).append((first, str(ip), int(count)))
+    countries = {ip: country_of(ip) for sightings in by_key.values() for _, ip, _ in sightings}
     found = []
     for key, sightings in sorted(by_key.items()):
-        best: tuple[int, int] = (0, 0)
+        best: tuple[int, int, int] = (0, 0, 0)  # (addresses, countries, start)
         start = 0
         for end in range(len(sightings)):
             while sightings[end][0] - sightings[start][0] > window:
                 start += 1
-            distinct = len({s[1] for s in sightings[start:end + 1]})
-            if distinct > best[0]:
-                best = (distinct, start)
+            seen = sightings[start:end + 1]
+            distinct = len({s[1] for s in seen})
+            lands = len({countries[s[1]] for s in seen} - {None})
+            if (distinct, lands) > best[:2]:
+                best = (distinct, lands, start)
         session = key.startswith(("STS.", "ASIA"))
         kinds = {_public_address(s[1]) for s in sightings}
-        if best[0] < threshold and not (session and len(kinds) == 2):
+        many = best[0] >= threshold or best[1] >= country_threshold
+        if not many and not (session and len(kinds) == 2):
             continue
         span = window
-        if best[0] < threshold:  # a session seen both inside the network and outside it
-            best = (len({s[1] for s in sightings}), 0)
+        if not many:  # a session seen both inside the network and outside it
+            best = (len({s[1] for s in sightings}), best[1], 0)
             span = sightings[-1][0] - sightings[0][0]
-        first_time = sightings[best[1]][0]
-        inside = [s for s in sightings[best[1]:] if s[0] - first_time <= span]
+        first_time = sightings[best[2]][0]
+        inside = [s for s in sightings[best[2]:] if s[0] - first_time <= span]
         addresses: dict[str, dict[str, Any]] = {}
         for time, ip, count in inside:
             entry = addresses.setdefault(ip, {"address": ip, "first": str(time), "events": 0,
-                                              "public": _public_address(ip)})
+                                              "public": _public_address(ip),
+                                              "country": countries[ip]})
             entry["events"] += count
+        lands_seen = sorted({land for ip in addresses if (land := countries[ip])})
+        reason = ("session credentials used from private and public addresses" if not many
+                  else f">= {threshold} addresses within the window" if best[0] >= threshold
+                  else f">= {country_threshold} countries within the window")
         found.append({"access_key": key, "distinct_addresses": best[0],
                       "window_hours": round(span.total_seconds() / 3600, 2),
-                      "threshold": threshold,
-                      "reason": (f">= {threshold} addresses within the window"
-                                 if best[0] >= threshold and not (session and len(kinds) == 2)
-                                 else "session credentials used from private and public "
-                                      "addresses"),
-                      "window_start": str(first_time), "addresses": list(addresses.values()),
-                      "countries": None,
-                      "countries_note": "not counted: no offline GeoIP database available"})
+                      "threshold": threshold, "country_threshold": country_threshold,
+                      "reason": reason, "window_start": str(first_time),
+                      "addresses": list(addresses.values()), "countries": lands_seen,
+                      "countries_note": "offline iptocc tables (regional registries); "
+                                        "documentation and private addresses have none"})
     return found
 
 
