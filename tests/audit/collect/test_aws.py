@@ -80,6 +80,7 @@ def test_writes_exactly_the_export_layout(tmp_path: Path, account: dict[str, Any
     assert files(tmp_path) == {
         "global": {"GetCallerIdentity.json", "ListUsers.json", "GetAccountSummary.json",
                    "GetCredentialReport.json", "ListBuckets.json",
+                   "GetPublicAccessBlock.json",  # the account's, through S3 Control
                    f"GetAccessKeyLastUsed-{key_id}.json",
                    *(f"{a}-{u}.json" for u in ("alice", "bob")
                      for a in ("ListAccessKeys", "GetLoginProfile", "ListMFADevices",

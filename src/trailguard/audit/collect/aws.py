@@ -201,7 +201,9 @@ class AwsCollector:
             self._sleep(2.0)
         self.save(home, GLOBAL, "iam", "get_credential_report")
 
-    def s3(self, home: str) -> None:
+    def s3(self, home: str, account: str = "") -> None:
+        if account:  # the account-wide public-access block (S3 Control)
+            self.save(home, GLOBAL, "s3control", "get_public_access_block", AccountId=account)
         body = self.save(home, GLOBAL, "s3", "list_buckets")
         for bucket in (body or {}).get("Buckets", []):
             name = str(bucket.get("Name") or "")
@@ -229,12 +231,13 @@ def collect_aws(out_folder: Path, regions: Iterable[str] | None = None, *,
     run = AwsCollector(recorder, factory, sleep)
     home = home_region or boto3.session.Session().region_name or DEFAULT_REGION
     identity = run.save(home, GLOBAL, "sts", "get_caller_identity")
-    if identity is not None:
-        recorder.set_account(str(identity.get("Account") or ""))
+    account = str((identity or {}).get("Account") or "")
+    if account:
+        recorder.set_account(account)
     chosen = list(regions) if regions else run.regions(home)
     for region in chosen:
         run.ec2(region)
         run.cloudtrail(region)
     run.iam(home)
-    run.s3(home)
+    run.s3(home, account)
     return recorder.close(chosen)
