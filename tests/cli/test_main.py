@@ -88,3 +88,10 @@ def test_terminal_escapes_in_evidence_are_neutralised(tmp_path: Path) -> None:
                                  'SELECT "userIdentity.userName" FROM ev_cloudtrail'])
     assert "\x1b" not in result.stdout
     assert "\\x1b[31mred" in result.stdout
+
+
+def test_bidirectional_controls_are_shown_not_obeyed() -> None:
+    from trailguard.cli.text import shown
+
+    assert shown("invoice\u202egpj.exe") == "invoice\\u202egpj.exe"
+    assert shown("a\u2066b\u2069c\u200f") == "a\\u2066b\\u2069c\\u200f"

@@ -204,3 +204,11 @@ def test_next_steps_are_shown_and_escaped() -> None:
     assert "Next steps (1)" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)" not in page
+
+
+def test_bidirectional_controls_in_evidence_are_made_visible() -> None:
+    result = trace_result()
+    result.incidents[0].title = "payload\u202efdp.exe"
+    page = render_html(result, title="t")
+    assert "\u202e" not in page
+    assert "payload\\u202efdp.exe" in page

@@ -29,6 +29,7 @@ import jinja2
 from trailguard import __version__
 from trailguard.audit.finding import SEVERITIES, Finding
 from trailguard.audit.run import AuditReport
+from trailguard.display import visible
 
 SARIF_SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
                     "sarif-schema-2.1.0.json")
@@ -190,7 +191,7 @@ def environment() -> jinja2.Environment:
     """Package templates, autoescape always on (also for templates given as strings)."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("trailguard.audit", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        autoescape=True, finalize=visible, undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True)
 
 

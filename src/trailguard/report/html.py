@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from trailguard.display import visible
 from trailguard.report.attack import (
     ENTERPRISE_TACTICS,
     TechniqueUse,
@@ -146,7 +147,7 @@ def environment() -> jinja2.Environment:
     """The report's Jinja2 environment: package templates, autoescape always on."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("trailguard.report", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        autoescape=True, finalize=visible, undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(when=when, human_bytes=human_bytes, evidence=evidence_label,
                        tactic_name=tactic_name, tactic_color=tactic_color,
