@@ -158,3 +158,15 @@ def test_a_rule_added_with_a_prefix_list_is_tied_to_the_event_naming_the_list() 
     (change,) = attach_events(diff(before, after), [event])
     assert change.kind == "added" and str(change.rule.peer) == "prefix list pl-y: 0.0.0.0/0"
     assert [e["match"] for e in change.events] == ["rule"]
+
+
+def test_one_exposure_finding_per_prefix_list_rule_however_many_ranges() -> None:
+    snap = parse_aliyun([_group(_permission("sgr-app", "8080/8080", SourcePrefixListId="pl-cdn"))],
+                        instances=INSTANCES,
+                        prefix_lists={"pl-cdn": ["198.51.100.0/26", "198.51.100.128/26",
+                                                 "203.0.113.0/25"]})
+    found = [f for f in run_checks(snap) if f.check == "sg-internet-exposure"]
+    assert len(found) == 1
+    assert "prefix list pl-cdn (3 ranges)" in found[0].title
+    assert len(found[0].evidence["sources"]) == 3
+    assert found[0].rule is not None and found[0].rule["prefix_list_id"] == "pl-cdn"

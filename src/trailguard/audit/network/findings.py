@@ -242,14 +242,31 @@ class InternetExposureCheck(Check):
     TITLE = "Ports reachable from the Internet"
 
     def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        # the parts of one prefix-list rule (one per CIDR) are one finding: a list of fifty
+        # CDN ranges opening 443 is one thing to fix, not fifty
+        groups: dict[tuple[str, str, str, str], list[Exposure]] = {}
         for exposure in ctx.exposures:
+            rule = exposure.rule
+            listed = rule.peer.prefix_list_id if rule is not None else None
+            key = (exposure.interface.resource, exposure.protocol, str(exposure.ports),
+                   f"{rule.written.label if rule else ''}" if listed else str(id(exposure)))
+            groups.setdefault(key, []).append(exposure)
+        for parts in groups.values():
+            exposure = parts[0]
             web_only = exposure.protocol == "tcp" and set(
                 range(exposure.ports.low, exposure.ports.high + 1)) <= WEB_PORTS
+            evidence = exposure.evidence()
+            source = exposure.source
+            rule = exposure.rule
+            if len(parts) > 1 and rule is not None and rule.peer.prefix_list_id:
+                evidence = {**evidence, "sources": [part.source for part in parts]}
+                source = f"prefix list {rule.peer.prefix_list_id} ({len(parts)} ranges)"
+                rule = rule.written
             yield self.finding(
-                ctx, exposure.interface.resource, exposure.evidence(), exposure.rule,
+                ctx, exposure.interface.resource, evidence, rule,
                 severity="low" if web_only else self.SEVERITY,
-                title=f"{exposure.protocol} {exposure.evidence()['port_range']} of "
-                      f"{exposure.interface.resource} reachable from {exposure.source}")
+                title=f"{exposure.protocol} {evidence['port_range']} of "
+                      f"{exposure.interface.resource} reachable from {source}")
 
 
 def _issue_evidence(issue: RuleIssue) -> dict[str, Any]:
