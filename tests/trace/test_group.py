@@ -132,6 +132,9 @@ def test_single_alert_incidents_beyond_the_limit_are_summarised_alike(tiny: Tiny
         assert (doc["id"], doc["score"], doc["severity"]) == expected[doc["alert_ids"][0]]
         assert doc["chain"][0]["evidence"]["file"] == "/evidence/log.json"
     assert sum(1 for doc in docs if doc.get("summarised")) == 3
+    for doc in docs:
+        assert {"kind": "host", "value": f"host-{ids.index(doc['alert_ids'][0])}"} in [
+            {"kind": e["kind"], "value": e["value"]} for e in doc["entities"]]
 
 
 def test_a_low_alert_joins_one_incident_and_bridges_none(tiny: TinyCase) -> None:

@@ -5,9 +5,10 @@ Python incident for each would make a million alerts take minutes, so they are s
 written as incidents by SQL alone; only the best `detail_limit` of them (by score) get the full
 treatment with the multi-alert incidents. The score and the document are the same as the
 Python ones (`chain.score`, `Incident.to_json`) for one alert; the document says
-``"summarised": true`` and leaves out what needs the whole case (entities, hops,
-exfiltration, persistence, context), which a single alert's incident is traced for only when
-detailed; it is rendered from the case's tables when read (`documents`), not stored.
+``"summarised": true``, lists the main entities of its event and leaves out what needs the
+whole case (hops, exfiltration, persistence, context), which a single alert's incident is
+traced for only when detailed; it is rendered from the case's tables when read
+(`documents`), not stored.
 """
 
 from __future__ import annotations
@@ -102,13 +103,27 @@ def store_summarised(connection: duckdb.DuckDBPyConnection, detailed: list[int])
 
 
 _TIME_ISO = _ISO.format(col="a.time")
+# The main entities of the alert's event, read from its normalised columns (a summarised
+# incident's chain is one alert: these are what a responder filters on).
+_ENTITY_COLUMNS = (
+    ("ip", "e.src_ip"), ("ip", "e.dst_ip"), ("access_key", "e.actor_access_key"),
+    ("principal", "CASE WHEN e.source_type IN ('actiontrail', 'cloudtrail', 'k8s_audit') "
+                  "THEN coalesce(e.cloud_account, '') || ':' || e.actor_user END"),
+    ("user", "CASE WHEN e.source_type NOT IN ('actiontrail', 'cloudtrail', 'k8s_audit') "
+             "THEN coalesce(lower(e.host), e.instance_id, '?') || '/' || e.actor_user END"),
+    ("host", "lower(e.host)"), ("instance", "e.instance_id"),
+)
+_ENTITIES = "[x FOR x IN [" + ", ".join(
+    f"json_object('kind', '{kind}', 'value', {column}, 'role', 'unknown', "
+    f"'first', {_TIME_ISO}, 'last', {_TIME_ISO}, 'alerts', 1, 'note', '')"
+    for kind, column in _ENTITY_COLUMNS) + "] IF x->>'value' IS NOT NULL AND x->>'value' <> '']"
 #: The document of a summarised incident, from the case's persistent tables (`incidents` i,
 #: its one alert a, the alert's event e and evidence file f).
 SUMMARISED_DOCUMENT = f"""json_object(
     'id', i.id, 'title', i.title, 'score', round(i.score, 1), 'severity', i.severity,
     'summarised', true, 'first', {_TIME_ISO}, 'last', {_TIME_ISO}, 'alerts', 1,
     'alert_ids', [a.alert_id], 'tactics', coalesce(a.tactics, []),
-    'techniques', coalesce(a.techniques, []), 'entities', [],
+    'techniques', coalesce(a.techniques, []), 'entities', {_ENTITIES},
     'chain', [json_object(
         'time', {_TIME_ISO}, 'last', {_TIME_ISO}, 'tactic', coalesce(a.tactics[1], ''),
         'technique', coalesce(a.techniques[1], ''),
