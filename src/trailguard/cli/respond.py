@@ -119,6 +119,9 @@ def _variables(values: list[str] | None) -> dict[str, str]:
 
 def _steps_for(incident: Any, playbook_paths: list[Path] | None, only: list[str] | None,
                variables: dict[str, str]) -> list[tuple[Any, list[Any]]]:
+    """The playbooks to run and their concrete steps: those named with --only, else those
+    matching the incident (one that cannot be expanded is left out with a warning)."""
+    from trailguard.errors import TrailGuardError
     from trailguard.respond.playbooks.load import load_playbooks
     from trailguard.respond.playbooks.match import expand, matching
 
@@ -130,7 +133,18 @@ def _steps_for(incident: Any, playbook_paths: list[Path] | None, only: list[str]
             raise typer.BadParameter(f"--only: no playbook {', '.join(sorted(unknown))}")
     else:
         chosen = matching(playbooks, incident)
-    return [(playbook, expand(playbook, incident, variables)) for playbook in chosen]
+    expanded = []
+    for playbook in chosen:
+        try:
+            expanded.append((playbook, expand(playbook, incident, variables)))
+        except TrailGuardError as error:  # e.g. a variable only the responder can give
+            if only:
+                raise
+            _, err = _consoles()
+            err.print(f"[yellow]playbook {shown(playbook.id)} left out:[/yellow] "
+                      f"{shown(str(error))} — name it with --only and give what it needs "
+                      "(--var NAME=VALUE)")
+    return expanded
 
 
 def respond_command(incident_id: str, case: Path, playbooks: list[Path] | None,

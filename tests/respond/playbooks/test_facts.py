@@ -28,3 +28,14 @@ def test_user_name() -> None:
     assert user_name("123:alice") == "alice"
     assert user_name("arn:aws:iam::1:user/ops/alice") == "alice"
     assert user_name("alice") == "alice"
+
+
+def test_long_term_keys_leave_temporary_sts_keys_out() -> None:
+    from trailguard.respond.playbooks.facts import long_term_keys
+
+    doc = {"entities": [
+        {"kind": "access_key", "value": "LTAI5tLONGTERM0001", "role": "attacker"},
+        {"kind": "access_key", "value": "STS.NUAD2r57tpaYRLjf", "role": "attacker"},
+        {"kind": "access_key", "value": "ASIAQQQQQQQQQQQQQQQQ", "role": "attacker"},
+        {"kind": "access_key", "value": "LTAI5tVICTIM000002", "role": "unknown"}]}
+    assert long_term_keys(doc) == ["LTAI5tLONGTERM0001"]

@@ -31,6 +31,9 @@ from trailguard.respond.redact import redact_text
 from trailguard.respond.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+# The credentials library logs a traceback for every provider of its chain that fails (no
+# metadata service off ECS …); the failure reaches the user once, as CredentialsUnavailable.
+logging.getLogger("credentials").setLevel(logging.CRITICAL)  # the library's logger name
 
 API_VERSIONS: dict[str, str] = {"ecs": "2014-05-26", "ram": "2015-05-01", "vpc": "2016-04-28"}
 """The RPC API version of each service TrailGuard calls."""

@@ -102,6 +102,24 @@ def user_name(principal: str) -> str:
     return principal.split(":", 1)[1] if ":" in principal else principal
 
 
+def co_occurrence_counts(doc: Document, kind: str, value: str, other: str) -> dict[str, int]:
+    """How many alerts name each value of entity kind ``other`` together with ``kind:value``
+    (the chain's steps, weighted by the alerts each collapses)."""
+    counts: dict[str, int] = {}
+    for step in _list(doc, "chain"):
+        refs = step.get("entities") if isinstance(step, Mapping) else None
+        if not isinstance(refs, list):
+            continue
+        pairs = [(str(r.get("kind")), str(r.get("value"))) for r in refs
+                 if isinstance(r, Mapping)]
+        if (kind, value) in pairs:
+            weight = step.get("alerts") if isinstance(step.get("alerts"), int) else 1
+            for k, v in dict.fromkeys(pairs):
+                if k == other:
+                    counts[v] = counts.get(v, 0) + int(weight)
+    return counts
+
+
 def co_occurring(doc: Document, kind: str, value: str, other: str) -> list[str]:
     """Values of entity kind ``other`` named in the chain steps that name ``kind:value``."""
     found: list[str] = []
@@ -125,9 +143,22 @@ def _for_each_paths() -> dict[str, Callable[[Document], list[str]]]:
     for kind in ENTITY_KINDS:
         paths[f"attacker.{kind}"] = partial(entities, kind=kind, role="attacker")
         paths[f"entities.{kind}"] = partial(entities, kind=kind)
+    paths["attacker.long_term_key"] = long_term_keys
     return paths
 
 
+#: Prefixes of temporary (STS) access keys: they expire on their own and cannot be disabled
+#: with UpdateAccessKey; the role's sessions must be revoked instead.
+TEMPORARY_KEY_PREFIXES = ("STS.", "ASIA")
+
+
+def long_term_keys(doc: Document) -> list[str]:
+    """The attacker's access keys that belong to a user (not temporary STS credentials)."""
+    return [key for key in entities(doc, "access_key", role="attacker")
+            if not key.startswith(TEMPORARY_KEY_PREFIXES)]
+
+
 FOR_EACH: dict[str, Callable[[Document], list[str]]] = _for_each_paths()
-"""Every allowed ``for_each`` path: ``impact.<list>``, ``indicators.<kind>``,
-``attacker.<entity kind>`` (entities of role attacker) and ``entities.<entity kind>``."""
+"""Every allowed ``for_each`` path: ``attacker.long_term_key``, ``impact.<list>``,
+``indicators.<kind>``, ``attacker.<entity kind>`` (entities of role attacker) and
+``entities.<entity kind>``."""

@@ -26,6 +26,7 @@ from typing import Any
 from trailguard.respond.playbooks.facts import (
     INCIDENT_FIELDS,
     Document,
+    co_occurrence_counts,
     co_occurring,
     entities,
     providers,
@@ -56,15 +57,22 @@ class Resolver:
 
 
 def _principal_of_key(doc: Document, item: str | None) -> str | None:
+    """The user a key belongs to: the one named with it in the chain. A key also appears
+    beside the user who *created* it (once); the owner is the user named with it at least
+    twice as often as any other, else the key is ambiguous."""
     key = item or ""
-    principals = co_occurring(doc, "access_key", key, "principal")
-    if not principals:
-        principals = entities(doc, "principal")
-    names = list(dict.fromkeys(user_name(p) for p in principals))
-    if len(names) > 1:
+    counts: dict[str, int] = {}
+    for principal, count in co_occurrence_counts(doc, "access_key", key, "principal").items():
+        name = user_name(principal)
+        counts[name] = counts.get(name, 0) + count
+    if not counts:
+        counts = {user_name(p): 1 for p in entities(doc, "principal")}
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    if len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]:
         raise UnresolvedError(f"the key {key} is named with several users "
-                              f"({', '.join(names)}); set user_name explicitly")
-    return names[0] if names else None
+                              f"({', '.join(name for name, _ in ranked)}); set user_name "
+                              "explicitly")
+    return ranked[0][0] if ranked else None
 
 
 def _instance_of_host(doc: Document, item: str | None) -> str | None:
