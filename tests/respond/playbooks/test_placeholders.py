@@ -68,3 +68,17 @@ def test_instance_of_host_provider_and_attacker_ips() -> None:
     assert RESOLVERS["provider"].function(host, None) == "aliyun"
     assert RESOLVERS["attacker_ips"].function(host, None) == "198.51.100.77"
     assert RESOLVERS["provider"].function(incidents.benign_scan().to_json(), None) is None
+
+
+def test_a_keys_owner_is_the_user_named_with_it_most_often() -> None:
+    from trailguard.respond.playbooks.placeholders import UnresolvedError, _principal_of_key
+
+    def step(principal: str, alerts: int = 1) -> dict[str, object]:
+        return {"alerts": alerts, "entities": [
+            {"kind": "access_key", "value": "LTAI5tNEWKEY000001"},
+            {"kind": "principal", "value": f"1234:{principal}"}]}
+
+    created_then_used = {"chain": [step("wchen"), step("ops-automation", 3)]}
+    assert _principal_of_key(created_then_used, "LTAI5tNEWKEY000001") == "ops-automation"
+    with pytest.raises(UnresolvedError, match="several users"):
+        _principal_of_key({"chain": [step("a"), step("b")]}, "LTAI5tNEWKEY000001")
