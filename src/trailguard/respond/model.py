@@ -27,10 +27,6 @@ def ref(name: str) -> str:
     return "${" + name + "}"
 
 
-def is_ref(value: object) -> bool:
-    return isinstance(value, str) and bool(_REF.match(value))
-
-
 def resolve_refs(value: Any, outputs: Mapping[str, Any]) -> Any:
     """``value`` with every ``${name}`` found in ``outputs`` replaced (recursively)."""
     if isinstance(value, str):

@@ -103,10 +103,6 @@ class PortRange:
         return cls(max(PORT_MIN, low), max(PORT_MIN, min(PORT_MAX, high)))
 
     @property
-    def is_full(self) -> bool:
-        return self.low == PORT_MIN and self.high == PORT_MAX
-
-    @property
     def size(self) -> int:
         return self.high - self.low + 1
 

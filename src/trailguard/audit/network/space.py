@@ -19,8 +19,6 @@ from typing import Generic, TypeVar
 from trailguard.audit.network.model import (
     ALL_PROTOCOLS,
     FULL_PORTS,
-    PORT_MAX,
-    PORT_MIN,
     PORTED_PROTOCOLS,
     IPAddress,
     IPNetwork,
@@ -183,6 +181,3 @@ def grid_for(items: Sequence[tuple[Box, T]], within: Box,
                  segments(addr_cuts, within.addr_low, within.addr_high))
 
 
-def full_box(space: SpaceKey) -> Box:
-    low, high = SPAN[space] if isinstance(space, int) else (0, 0)
-    return Box(PORT_MIN, PORT_MAX, low, high)
