@@ -293,28 +293,31 @@ class ShadowedRuleCheck(Check):
                       f"Accept rule {issue.rule.label} never applies: drops come first")
 
 
+class _RuleIssueCheck(Check):
+    """One finding per rule issue of one kind (see `analysis.rule_issues`)."""
+
+    KIND: ClassVar[str]
+
+    def run(self, ctx: AuditContext) -> Iterable[Finding]:
+        for issue in ctx.issues:
+            if issue.kind == self.KIND:
+                yield self.finding(ctx, issue.rule.group_id, _issue_evidence(issue), issue.rule)
+
+
 @register
-class RedundantRuleCheck(Check):
+class RedundantRuleCheck(_RuleIssueCheck):
     ID = "sg-redundant-rule"
     SEVERITY = "low"
     TITLE = "Redundant rule: rules evaluated first already do the same"
-
-    def run(self, ctx: AuditContext) -> Iterable[Finding]:
-        for issue in ctx.issues:
-            if issue.kind == "redundant":
-                yield self.finding(ctx, issue.rule.group_id, _issue_evidence(issue), issue.rule)
+    KIND = "redundant"
 
 
 @register
-class PriorityConflictCheck(Check):
+class PriorityConflictCheck(_RuleIssueCheck):
     ID = "sg-priority-conflict"
     SEVERITY = "medium"
     TITLE = "Accept and drop rules of equal priority overlap (drop wins)"
-
-    def run(self, ctx: AuditContext) -> Iterable[Finding]:
-        for issue in ctx.issues:
-            if issue.kind == "conflict":
-                yield self.finding(ctx, issue.rule.group_id, _issue_evidence(issue), issue.rule)
+    KIND = "conflict"
 
 
 def _public(rule: Rule) -> bool:
