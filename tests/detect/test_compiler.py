@@ -591,9 +591,9 @@ def test_long_texts_use_the_literal_index(monkeypatch: pytest.MonkeyPatch) -> No
     built: list[int] = []
 
     class CountedIndex(vector.LiteralIndex):
-        def __init__(self, values: pa.Array, needles: set[str]) -> None:
+        def __init__(self, values: pa.Array, needles: set[str], lowered: bool = False) -> None:
             built.append(len(needles))
-            super().__init__(values, needles)
+            super().__init__(values, needles, lowered)
 
     monkeypatch.setattr(vector, "LiteralIndex", CountedIndex)
     filler = "x" * 400_000
@@ -611,6 +611,27 @@ def test_long_texts_use_the_literal_index(monkeypatch: pytest.MonkeyPatch) -> No
     )
     assert both_paths(events, detection) == {"a", "b", "c", "e"}
     assert built == [7]  # one index over the script text, for all seven literals
+
+
+def test_the_literal_index_prefilter_misses_no_folded_match() -> None:
+    """The index reads only values an RE2 alternation finds; on text that is not ASCII the
+    engines' lower-casing (dotted capital I, Kelvin sign, final sigma) decides, as in SQL."""
+    filler = "y" * 300_000
+    events: Events = {
+        "dotted": {"Script": filler + "M\u0130M\u0130KATZ"},  # lower → "mimikatz"
+        "kelvin": {"Script": filler + "\u212aerberos::ptt"},  # Kelvin sign → "k"
+        "sigma": {"Script": "\u03a3ekurlsa::" + filler},
+        "ascii": {"Script": filler + "SeKuRlSa::LogonPasswords"},
+        "anchored": {"Script": "KERBEROS::" + filler + "tail"},
+        "none": {"Script": filler + "mimi kat"},
+        "other": {"Script": filler + "\u00e9t\u00e9"},
+    }
+    detection = (
+        "sel:\n  - Script|contains: ['mimikatz', 'sekurlsa::logon', 'kerberos::p']\n"
+        "  - Script|startswith: 'kerberos::'\n  - Script|endswith: 'katz'\n"
+        "  - Script|contains|cased: 'SeKuRlSa::'\ncondition: sel"
+    )
+    assert both_paths(events, detection) == {"dotted", "kelvin", "ascii", "anchored"}
 
 
 def test_few_rows_left_over_many_distinct_values() -> None:

@@ -142,8 +142,11 @@ def _encode_default(value: object) -> object:
 
 
 def _decode_program(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_decode_program(item) for item in value)
+    kind = type(value)
+    if kind is str or kind is int or kind is float:  # most of a program: names and literals
+        return value
+    if kind is list:
+        return tuple([_decode_program(item) for item in value])
     if isinstance(value, dict) and set(value) == {"kernel"}:
         kernel = _KERNELS.get(str(value["kernel"]))
         if kernel is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,19 +106,31 @@ class RuleSet:
         self.refusals.append(Refusal(str(loaded.path), loaded.id, loaded.title, reason))
 
 
-def rule_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Rule files under the given files and folders, each once, in a stable order."""
-    seen: set[Path] = set()
+def rule_files(paths: Iterable[Path], seen: set[tuple[int, int]] | None = None) \
+        -> Iterator[Path]:
+    """Rule files under the given files and folders, each once, in a stable order.
+
+    A file reached twice (named again, or through a link) is known by its device and inode,
+    which one ``stat`` gives (resolving every path costs a system call per path component).
+    ``seen`` carries the files already taken across calls."""
+    seen = set() if seen is None else seen
     for path in paths:
         candidates = (
-            sorted(p for p in path.rglob("*") if p.suffix.lower() in RULE_SUFFIXES and p.is_file())
+            sorted(p for p in path.rglob("*") if p.suffix.lower() in RULE_SUFFIXES)
             if path.is_dir()
             else [path]
         )
         for candidate in candidates:
-            resolved = candidate.resolve()
-            if resolved not in seen:
-                seen.add(resolved)
+            try:
+                status = candidate.stat()
+            except OSError:
+                yield candidate  # unreadable: the reader says why
+                continue
+            if not stat.S_ISREG(status.st_mode):
+                continue
+            identity = (status.st_dev, status.st_ino)
+            if identity not in seen:
+                seen.add(identity)
                 yield candidate
 
 
@@ -145,12 +158,9 @@ def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = N
     filters: list[SigmaFilter] = []
     seen_ids: set[str] = set()
     files: list[tuple[Path, str, bytes]] = []
-    seen_files: set[Path] = set()
+    seen_files: set[tuple[int, int]] = set()
     for root, source in paths:
-        for path in rule_files([root]):
-            if path.resolve() in seen_files:
-                continue
-            seen_files.add(path.resolve())
+        for path in rule_files([root], seen_files):
             ruleset.files += 1
             try:
                 files.append((path, source, _read(path)))

@@ -80,12 +80,14 @@ class Batch:
 
     def _index(self, text: Text) -> LiteralIndex | None:
         if text not in self._indexes:
-            values, _ = self.encoded(text)
+            kind, name = text
             needles = self._needles.get(text)
-            long_text = values.nbytes >= LONG_TEXT_BYTES
-            self._indexes[text] = (
-                LiteralIndex(values, needles) if needles and long_text else None
-            )
+            index = None
+            if needles and kind in ("raw", "lower"):
+                values, _ = self.encoded(("raw", name))  # a lowered text's codes are the raw's
+                if values.nbytes >= LONG_TEXT_BYTES:
+                    index = LiteralIndex(values, needles, lowered=kind == "lower")
+            self._indexes[text] = index
         return self._indexes[text]
 
     def size(self, name: str) -> int:
@@ -114,7 +116,7 @@ class Batch:
     def test(self, key: tuple[object, ...], text: Text,
              kernel: Callable[[pa.Array], pa.Array], rows: Rows) -> Rows:
         """The rows among `rows` whose value passes a test, the test shared by all rules."""
-        values, codes = self.encoded(text)
+        _, codes = self.encoded(("raw", text[1]))  # derived texts share the raw text's codes
         row_codes = codes[rows]
         passed = self._tests.get(key)
         if passed is None and key[0] in ("literal", "literals"):
@@ -125,6 +127,7 @@ class Batch:
                     passed = np.append(passed, False)
                     self._tests[key] = passed
         if passed is None:
+            values, _ = self.encoded(text)
             if len(rows) * SUBSET_RATIO < len(values):
                 # A long unique text and few rows left: test just their values, keep nothing.
                 distinct = np.unique(row_codes[row_codes < len(values)])
@@ -138,15 +141,25 @@ class Batch:
 
 class LiteralIndex:
     """Which distinct values of one text contain, start with, end with or equal each of many
-    literals, from one Aho–Corasick pass over the values."""
+    literals, from one Aho–Corasick pass.
 
-    def __init__(self, values: pa.Array, needles: set[str]) -> None:
+    The pass reads only *candidate* values: one RE2 alternation of all the literals, run by
+    Arrow over every value, finds them (a text that holds none of the literals passes no literal
+    test). For a lower-cased text (``lowered``) the alternation ignores case and runs on the
+    raw values, so they are never lower-cased whole: on ASCII text that is exactly ``lower``'s
+    result; a value with other characters is always a candidate, lower-cased as the engines do
+    (:func:`compiler.fold`) and checked by the exact pass."""
+
+    def __init__(self, values: pa.Array, needles: set[str], lowered: bool = False) -> None:
+        self.needles = needles
+        self.count = len(values)
+        self.positions = _candidates(values, needles, lowered)
+        texts: list[str | None] = values.take(pa.array(self.positions)).to_pylist()
+        self.texts = [fold(text) if text and lowered else text for text in texts]
         automaton = ahocorasick.Automaton()
         for needle in needles:
             automaton.add_word(needle, needle)
         automaton.make_automaton()
-        self.needles = needles
-        self.texts: list[str | None] = values.to_pylist()
         self.found: dict[str, list[int]] = {}
         for position, text in enumerate(self.texts):
             if text:
@@ -156,12 +169,12 @@ class LiteralIndex:
     def _flags(self, kind: str, literal: str) -> np.ndarray | None:
         if literal not in self.needles:
             return None
-        flags = np.zeros(len(self.texts), dtype=bool)
+        flags = np.zeros(self.count, dtype=bool)
         positions = self.found.get(literal, [])
         if kind != "contains":
             check = _ANCHOR_CHECKS[kind]
             positions = [p for p in positions if check(self.texts[p] or "", literal)]
-        flags[positions] = True
+        flags[self.positions[positions]] = True
         return flags
 
     def passed(self, program: Program) -> np.ndarray | None:
@@ -174,6 +187,27 @@ class LiteralIndex:
                 return None
             combined = flags if combined is None else combined | flags
         return combined
+
+
+#: Above this many literals the RE2 alternation is not worth building: every value is read.
+PREFILTER_NEEDLES = 256
+
+
+def _candidates(values: pa.Array, needles: set[str], lowered: bool) -> np.ndarray:
+    """Positions of the values that may hold one of the needles (a superset, never fewer)."""
+    everything: np.ndarray = np.arange(len(values), dtype=np.int64)
+    if len(needles) > PREFILTER_NEEDLES or not all(needle.isprintable() for needle in needles):
+        return everything
+    pattern = "|".join(re_escape(needle) for needle in sorted(needles))
+    try:
+        hit = pc.match_substring_regex(values, pattern, ignore_case=lowered)
+    except pa.ArrowInvalid:  # a pattern RE2 will not build: read every value
+        return everything
+    if lowered:
+        hit = pc.or_kleene(hit, pc.invert(pc.string_is_ascii(values)))
+    flags = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    found: np.ndarray = np.flatnonzero(flags).astype(np.int64)
+    return found
 
 
 _ANCHOR_CHECKS: dict[str, Callable[[str, str], bool]] = {
@@ -379,7 +413,7 @@ class Interpreter:
         if op == "false":
             return rows[:0]
         if op in ("null", "present"):
-            values, codes = self.batch.encoded(program[1])
+            values, codes = self.batch.encoded(("raw", program[1][1]))
             absent = codes[rows] == len(values)
             selected: Rows = rows[absent] if op == "null" else rows[~absent]
             return selected
