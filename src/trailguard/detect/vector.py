@@ -103,9 +103,7 @@ class Batch:
                 column = self._columns.get(name.lower())
                 if column is None:
                     column = pa.nulls(self.length, pa.string())
-                encoded = pc.dictionary_encode(column)
-                values = encoded.dictionary
-                codes = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+                values, codes = _encode(column)
             else:
                 raw, codes = self.encoded(("raw", name))
                 values = _DERIVE[kind](raw)
@@ -137,6 +135,27 @@ class Batch:
             self._tests[key] = passed
         kept: Rows = rows[passed[row_codes]]
         return kept
+
+
+#: Texts longer than this on average (whole raw records, script blocks, rendered messages) are
+#: nearly all distinct: hashing them to find repeats costs more than it saves.
+DISTINCT_TEXT_BYTES = 512
+
+
+def _encode(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(distinct values, code per row; len(values) for NULL) of a text column. Long texts keep
+    one value per non-NULL row, in row order, instead of being hashed."""
+    present = len(column) - column.null_count
+    if present and column.nbytes // present >= DISTINCT_TEXT_BYTES:
+        values = column.drop_null()
+        if column.null_count == 0:
+            return values, np.arange(len(column), dtype=np.int64)
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+        codes = np.where(valid, np.cumsum(valid) - 1, len(values))
+        return values, codes.astype(np.int64, copy=False)
+    encoded = pc.dictionary_encode(column)
+    values = encoded.dictionary
+    return values, encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
 
 
 class LiteralIndex:
