@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -203,14 +204,22 @@ class KillMidway:
         if self.seen >= limit:
             os._exit(9)   # like kill -9: no cleanup, no commit
 
-case = Case.open(Path(sys.argv[1]), create=True)
-Ingest(case, progress=KillMidway(), workers=1).run([Path(sys.argv[2])])
+def main():
+    pipeline.PARALLEL_MIN_BYTES = 0
+    case = Case.open(Path(sys.argv[1]), create=True)
+    Ingest(case, progress=KillMidway(), workers=int(sys.argv[4])).run([Path(sys.argv[2])])
+
+if __name__ == "__main__":
+    main()
 """
 
 
-def kill_during_ingest(case_dir: Path, evidence: Path, after_records: int) -> None:
-    result = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(case_dir), str(evidence),
-                             str(after_records)], check=False, timeout=300)
+def kill_during_ingest(case_dir: Path, evidence: Path, after_records: int,
+                       workers: int = 1) -> None:
+    script = case_dir.parent / "kill_midway.py"
+    script.write_text(KILL_SCRIPT)
+    result = subprocess.run([sys.executable, str(script), str(case_dir), str(evidence),
+                             str(after_records), str(workers)], check=False, timeout=300)
     assert result.returncode == 9
 
 
@@ -232,6 +241,47 @@ def test_killed_ingest_resumes_to_exactly_the_right_records(tmp_path: Path) -> N
     assert count(case_dir, "SELECT count(DISTINCT _uid) FROM ev_cloudtrail") == 24000
     assert count(case_dir, "SELECT count(*) FROM events") == 24000
     assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'complete'") == 4
+
+
+def assert_no_process_left(folder: Path, seconds: float = 15.0) -> None:
+    """No worker or fork server of a killed run (their command lines name its folder) stays."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    deadline = time.monotonic() + seconds
+    while True:
+        left = []
+        for entry in proc.iterdir():
+            try:
+                if entry.name.isdigit() and str(folder).encode() in \
+                        (entry / "cmdline").read_bytes():
+                    left.append(entry.name)
+            except OSError:
+                continue
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, f"processes of the killed run still running: {left}"
+
+
+def test_files_written_in_turns_resume_exactly_after_a_kill(tmp_path: Path) -> None:
+    """Workers' files are written as their batches arrive, several units open at once; a kill
+    leaves each of them 'loading' or complete, and the next run ends with exactly the records."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for number in range(3):
+        (evidence / f"trail{number}.json").write_bytes(cloudtrail_lines(12000, f"t{number}"))
+    case_dir = tmp_path / "case"
+    kill_during_ingest(case_dir, evidence, 20000, workers=2)
+    assert 0 < count(case_dir, "SELECT count(*) FROM events") < 36000
+    assert_no_process_left(tmp_path)
+    report = ingest(case_dir, evidence, workers=2)
+    assert_balanced(report)
+    assert report.records == 36000
+    assert count(case_dir, "SELECT count(DISTINCT _uid) FROM ev_cloudtrail") == 36000
+    assert count(case_dir, "SELECT count(*) FROM events") == 36000
+    assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'complete'") == 3
+    assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'loading'") == 0
 
 
 def test_file_killed_after_a_partial_commit_is_read_again_in_full(tmp_path: Path) -> None:

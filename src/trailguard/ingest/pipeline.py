@@ -14,10 +14,8 @@ import multiprocessing.forkserver
 import os
 import queue
 import time
-from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +43,7 @@ from trailguard.ingest.reader import (
 )
 from trailguard.ingest.report import IngestReport, NoProgress, Progress
 from trailguard.store.case import Case
-from trailguard.store.writer import CaseWriter, quote_identifier
+from trailguard.store.writer import CaseWriter, UnitResult, quote_identifier
 
 __all__ = ["Ingest", "IngestReport", "choose_parser"]
 
@@ -92,34 +90,38 @@ _FILE_COLUMNS: list[tuple[str, pa.DataType]] = [
 
 
 class _Inbox:
-    """Events from worker processes, handed out root by root in the order of the evidence."""
+    """Events from worker processes as they come, whichever root they belong to."""
 
     def __init__(self, results: Any, futures: list[Future[None]]) -> None:
         self.results = results
         self.futures = futures
-        self.waiting: dict[int, deque[Event | None]] = {}
 
-    def events(self, index: int) -> Iterator[Event]:
-        waiting = self.waiting.setdefault(index, deque())
+    def next(self) -> tuple[int, Event | None]:
+        """(root index, event); None ends that root's stream."""
         while True:
-            while not waiting:
-                self._receive(index)
-            event = waiting.popleft()
-            if event is None:
-                del self.waiting[index]
-                return
-            yield event
+            try:
+                index, event = self.results.get(timeout=1.0)
+            except queue.Empty:
+                for future in self.futures:
+                    failure = future.exception() if future.done() else None
+                    if failure is not None:
+                        raise failure from None
+                continue
+            return int(index), event
 
-    def _receive(self, index: int) -> None:
-        try:
-            source, event = self.results.get(timeout=1.0)
-        except queue.Empty:
-            future = self.futures[index]
-            failure = future.exception() if future.done() else None
-            if failure is not None:
-                raise failure from None
-            return
-        self.waiting.setdefault(source, deque()).append(event)
+
+@dataclass(slots=True)
+class _RootWrite:
+    """What the writer knows of one root being written (the roots of a parallel run are
+    written in turns, as their events arrive)."""
+
+    item: _Planned
+    root_id: int | None
+    file_id: int = 0
+    recorded: bool = False
+    """The root's own files row was written (a plain file is its own unit)."""
+    unit_open: bool = False
+    result: UnitResult = field(default_factory=UnitResult)
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -181,8 +183,9 @@ class Ingest:
         self._known_roots: dict[str, tuple[int, str, str]] | None = None
         self._memory_mb = _BASE_MEMORY_MB
         self._file_rows: list[tuple[Any, ...]] = []
-        self._open_unit: tuple[int, Root, int | None, str] | None = None
-        """The unit being written whose files row is not in the case yet."""
+        self._open_units: dict[int, tuple[Root, int | None, str]] = {}
+        """Units being written whose files row is not in the case yet: file id → (root,
+        parent id, member)."""
         self._file_ids: int | None = None
 
     def run(self, paths: list[Path]) -> IngestReport:
@@ -250,7 +253,10 @@ class Ingest:
                 self._run_parallel(plan)
             else:
                 for item in plan:
-                    self._consume(item, read_root(item.job))
+                    write = _RootWrite(item, item.root_id)
+                    for event in read_root(item.job):
+                        self._take(write, event)
+                    self._finish_root(write)
             self._maybe_commit(0, force=True)
             self._flush_files()  # rows written outside a unit (copies, empty archives)
         except BaseException:
@@ -258,6 +264,8 @@ class Ingest:
             raise
         self._deduplicate()
         self.case.write_manifest()
+        # Roots written in turns report in the order their files end: say it by file instead.
+        self.report.problems.sort(key=lambda problem: (problem["file"], problem["member"]))
         return self.report
 
     def _plan(self, root: Root, seen: dict[str, Path]) -> tuple[RootJob, int | None] | None:
@@ -291,20 +299,30 @@ class Ingest:
         return job, root_id
 
     def _run_parallel(self, plan: list[_Planned]) -> None:
-        """Workers read roots and stream their events; this process writes them in order."""
+        """Workers read roots and stream their events; this process writes them as they come."""
         spool = make_spool(self.case.folder)
         context = _worker_context()
         own_server = not _fork_server_running()
         results = context.Queue()
         try:
             with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                     initializer=start_worker, initargs=(results,)) as pool:
+                                     initializer=start_worker,
+                                     initargs=(results, os.getpid())) as pool:
                 futures = [pool.submit(stream_root, index, item.job, spool)
                            for index, item in enumerate(plan)]
                 inbox = _Inbox(results, futures)
                 try:
-                    for index, item in enumerate(plan):
-                        self._consume(item, inbox.events(index))
+                    # Events are written as they arrive, whichever root they belong to: the
+                    # writer never waits for one slow reader while others have batches ready.
+                    writes = [_RootWrite(item, item.root_id) for item in plan]
+                    remaining = len(writes)
+                    while remaining:
+                        index, event = inbox.next()
+                        if event is None:
+                            self._finish_root(writes[index])
+                            remaining -= 1
+                        else:
+                            self._take(writes[index], event)
                 except BaseException:
                     # Interrupted or failed: drop the roots still queued and let the running
                     # readers finish, taking what they still send (a reader blocked on a full
@@ -322,63 +340,58 @@ class Ingest:
                 _stop_fork_server()
 
     # -- writing what a reader produced --------------------------------------------------
-    def _consume(self, item: _Planned, events: Iterator[Event]) -> None:
-        """Write one root's events. A unit counts as done only once its final files row is
-        committed (a unit committed in parts stays 'loading' until then)."""
-        root = item.job.root
-        root_id = item.root_id
-        file_id = 0
-        recorded = False  # the root's own row was written (a plain file is its own unit)
-        unit_open = False
-        try:
-            for event in events:
-                if isinstance(event, UnitStart):
-                    unit_open = True
-                    self._begin()
-                    if event.member and root_id is None:
-                        root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
-                                                    "reading", None)
-                    file_id = self._next_file_id()
-                    self._open_unit = (file_id, root, root_id if event.member else None,
-                                       event.member)
-                    self.writer.start_unit(file_id)
-                elif isinstance(event, ReaderFailure):
-                    raise TrailGuardError(f"reading failed: {event.message}",
-                                          SourceLocation(root.label))
-                elif isinstance(event, UnitEnd):
-                    if event.status == "skipped":
-                        self._count_previous_member(root_id, event.member)
-                        continue
-                    unit_open = False
-                    self._end_unit(root, root_id if event.member else None, file_id, event)
-                    recorded = recorded or not event.member
-                    self._maybe_commit(0)
-                else:
-                    # A unit committed in parts goes on in a new transaction: its rows and
-                    # its final files row must be committed together.
-                    self._begin()
-                    batch = event.load() if isinstance(event, SpilledBatch) else event
-                    if isinstance(batch, QuarantineBatch):
-                        self.writer.insert_quarantine(batch.table)
-                        self._maybe_commit(batch.table.num_rows)
-                    else:
-                        self.writer.insert_encoded(batch)
-                        self.progress.records(batch.native.num_rows)
-                        self._maybe_commit(batch.native.num_rows, batch.native.nbytes)
-            if unit_open:
-                raise TrailGuardError("the reader stopped inside a file",
-                                      SourceLocation(root.label))
-        except BaseException:
-            self._rollback()
-            raise
-        con = self.con
-        if root_id is not None:
+    def _take(self, write: _RootWrite, event: Event) -> None:
+        """Write one event of a root's stream. A unit counts as done only once its final files
+        row is committed (a unit committed in parts stays 'loading' until then)."""
+        root = write.item.job.root
+        if isinstance(event, UnitStart):
+            write.unit_open = True
+            self._begin()
+            if event.member and write.root_id is None:
+                write.root_id = self._insert_file(None, root, "", root.sha256, root.size, None,
+                                                  "reading", None)
+            write.file_id = self._next_file_id()
+            self._open_units[write.file_id] = (root, write.root_id if event.member else None,
+                                               event.member)
+            write.result = self.writer.start_unit(write.file_id)
+        elif isinstance(event, ReaderFailure):
+            raise TrailGuardError(f"reading failed: {event.message}", SourceLocation(root.label))
+        elif isinstance(event, UnitEnd):
+            if event.status == "skipped":
+                self._count_previous_member(write.root_id, event.member)
+                return
+            write.unit_open = False
+            self._end_unit(root, write.root_id if event.member else None, write.file_id,
+                           write.result, event)
+            write.recorded = write.recorded or not event.member
+            self._maybe_commit(0)
+        else:
+            # A unit committed in parts goes on in a new transaction: its rows and its final
+            # files row must be committed together.
+            self._begin()
+            self.writer.resume_unit(write.file_id, write.result)
+            batch = event.load() if isinstance(event, SpilledBatch) else event
+            if isinstance(batch, QuarantineBatch):
+                self.writer.insert_quarantine(batch.table)
+                self._maybe_commit(batch.table.num_rows)
+            else:
+                self.writer.insert_encoded(batch)
+                self.progress.records(batch.native.num_rows)
+                self._maybe_commit(batch.native.num_rows, batch.native.nbytes)
+
+    def _finish_root(self, write: _RootWrite) -> None:
+        """A root's stream has ended: mark its archive row, count copies of it."""
+        root = write.item.job.root
+        if write.unit_open:
+            raise TrailGuardError("the reader stopped inside a file", SourceLocation(root.label))
+        if write.root_id is not None:
             self._flush_files()
-            con.execute("UPDATE files SET status = 'container' WHERE id = ?", [root_id])
-        elif not recorded and not self._root_recorded(root):  # an archive with nothing in it
+            self.con.execute("UPDATE files SET status = 'container' WHERE id = ?",
+                             [write.root_id])
+        elif not write.recorded and not self._root_recorded(root):  # an empty archive
             self._insert_file(None, root, "", root.sha256, root.size, None, "container",
                               "archive holds no files")
-        self.progress.root_done(item.size)
+        self.progress.root_done(write.item.size)
         for copy, original in [c for c in self._pending_copies if c[1] == root.path]:
             self._count_previous_root(copy, self._root_id(copy.sha256),
                                       clean_text(str(original)))
@@ -436,12 +449,11 @@ class Ingest:
             or time.monotonic() - self._transaction_started >= COMMIT_SECONDS
         ):
             self.writer.flush_inserts()
-            if self._open_unit is not None:
-                # A unit committed in parts is marked 'loading' until its last part is in.
-                file_id, root, parent_id, member = self._open_unit
+            # A unit committed in parts is marked 'loading' until its last part is in.
+            for file_id, (root, parent_id, member) in self._open_units.items():
                 self._insert_file(parent_id, root, member, None, None, None, "loading", None,
                                   file_id=file_id)
-                self._open_unit = None
+            self._open_units = {}
             self._flush_files()
             self.con.execute("COMMIT")
             self._in_transaction = False
@@ -450,17 +462,17 @@ class Ingest:
     def _rollback(self) -> None:
         self.writer.discard_pending()
         self._file_rows = []
-        self._open_unit = None
+        self._open_units = {}
         if self._in_transaction:
             self._in_transaction = False
             # DuckDB may have rolled back already (an interrupted statement ends it).
             with contextlib.suppress(duckdb.TransactionException):
                 self.con.execute("ROLLBACK")
 
-    def _end_unit(self, root: Root, parent_id: int | None, file_id: int, end: UnitEnd) -> None:
-        result = self.writer.result
+    def _end_unit(self, root: Root, parent_id: int | None, file_id: int, result: UnitResult,
+                  end: UnitEnd) -> None:
         stored = result.stored
-        if self._open_unit is None:  # its 'loading' row went out with an earlier commit
+        if self._open_units.pop(file_id, None) is None:  # its 'loading' row is in already
             self._flush_files()
             self.con.execute(
                 "UPDATE files SET sha256 = ?, size = ?, source_type = ?, status = ?, "
@@ -473,7 +485,6 @@ class Ingest:
                               end.source_type, end.status, end.message, file_id=file_id,
                               records=end.records, stored=stored, quarantined=end.quarantined,
                               first=result.first, last=result.last)
-            self._open_unit = None
         self.run_files.add(file_id)
         if end.message:
             self.report.problem(root.label, end.member, end.message)

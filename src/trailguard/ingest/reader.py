@@ -16,6 +16,8 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -273,16 +275,37 @@ def collector_paused() -> Iterator[None]:
 _RESULTS: Any = None
 
 
-def start_worker(results: Any) -> None:
+def start_worker(results: Any, writer_pid: int | None = None) -> None:
     """Initialiser of a worker process: where to send events. Ctrl-C is the main process's to
-    handle (it stops the queued work and rolls back what is unfinished)."""
+    handle (it stops the queued work and rolls back what is unfinished). A worker whose writer
+    (``writer_pid``) was killed outright leaves too, instead of waiting forever."""
     global _RESULTS
     _RESULTS = results
+    if writer_pid is not None:
+        threading.Thread(target=_leave_with, args=(writer_pid,), daemon=True,
+                         name="trailguard-writer-watch").start()
     # A worker leaves only when the run is over: by then the main process has taken every event
     # it waits for, or has failed and stopped reading. Either way the worker must not block at
     # exit flushing events nobody will read (the queue's feeder thread would wait forever).
     results.cancel_join_thread()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+#: How often a worker checks that its writer is still there.
+WRITER_CHECK_SECONDS = 1.0
+
+
+def _leave_with(writer_pid: int) -> None:
+    """Exit this worker as soon as the writer process is gone (killed without a chance to stop
+    its workers: nothing would read what they send)."""
+    while True:
+        time.sleep(WRITER_CHECK_SECONDS)
+        try:
+            os.kill(writer_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid was reused by another user's process
+            os._exit(1)
 
 
 def stream_root(index: int, job: RootJob, spool: Spool) -> None:

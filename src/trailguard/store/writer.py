@@ -114,9 +114,17 @@ class CaseWriter:
         self.result = UnitResult()
 
     # -- unit lifecycle ------------------------------------------------------------------
-    def start_unit(self, file_id: int) -> None:
+    def start_unit(self, file_id: int) -> UnitResult:
+        """Make a new unit the current one; its figures are returned (and kept up to date)."""
         self._file_id = file_id
         self.result = UnitResult()
+        return self.result
+
+    def resume_unit(self, file_id: int, result: UnitResult) -> None:
+        """Make a unit started earlier the current one again (units of several evidence files
+        may be written in turns)."""
+        self._file_id = file_id
+        self.result = result
 
     # -- inserting -----------------------------------------------------------------------
     def insert_quarantine(self, table: pa.Table) -> None:
