@@ -61,11 +61,15 @@ PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 #: (it costs milliseconds), big files are committed in parts so that memory stays flat. A unit
 #: counts as done only when its files row leaves the 'loading' status; an interrupted run's
 #: 'loading' units are purged and read again, so no unit is ever left half-written. Each commit
-#: rewrites the last, partial DuckDB row group of every table it touched (65,536 rows, see
-#: store.case), so parts are not small; but an uncommitted part must fit DuckDB's memory
-#: budget: with parts of 384 MB the 580-column OTRF atomics table ran out of it.
+#: rewrites the last, partial DuckDB row group of every table it touched (see store.case), so
+#: parts are not small: 192 MB (the OTRF LSASS ingest took 2.8 s with them, 3.3 s with 96 MB
+#: parts). But an uncommitted part must fit DuckDB's memory budget: once a table is wider than
+#: WIDE_TABLE_COLUMNS, parts are 96 MB (with 192 MB parts the 580-column table of all OTRF
+#: Windows atomics ran out of it).
 COMMIT_RECORDS = 100_000
-COMMIT_BYTES = 96 * 1024 * 1024
+COMMIT_BYTES = 192 * 1024 * 1024
+WIDE_COMMIT_BYTES = 96 * 1024 * 1024
+WIDE_TABLE_COLUMNS = 300
 COMMIT_SECONDS = 60.0
 
 
@@ -136,6 +140,16 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _start_fork_server() -> bool:
+    """Start the fork server (where there is one) without waiting for it to be ready;
+    whether it was started."""
+    context = _worker_context()
+    if context.get_start_method() != "forkserver":
+        return False
+    multiprocessing.forkserver.ensure_running()
+    return True
+
+
 def _fork_server_running() -> bool:
     server = getattr(multiprocessing.forkserver, "_forkserver", None)
     return getattr(server, "_forkserver_pid", None) is not None
@@ -187,6 +201,9 @@ class Ingest:
         """Units being written whose files row is not in the case yet: file id → (root,
         parent id, member)."""
         self._file_ids: int | None = None
+        self._own_fork_server = False
+        """This run started the fork server early (stopped when the run ends)."""
+        self._commit_bytes = COMMIT_BYTES
 
     def run(self, paths: list[Path]) -> IngestReport:
         con = self.con
@@ -217,6 +234,9 @@ class Ingest:
                 "many distinct fields needs more: set TRAILGUARD_INGEST_MEMORY_LIMIT higher "
                 f"and run the same ingest again ({error})") from error
         finally:
+            if self._own_fork_server and _fork_server_running():
+                _stop_fork_server()  # started early, and no reader was needed after all
+            self._own_fork_server = False
             con.execute("SET memory_limit = ?", [previous[0]]).fetchall()
             con.execute("SET threads = ?", [int(previous[1])]).fetchall()
 
@@ -233,6 +253,10 @@ class Ingest:
             except OSError:
                 sizes.append(0)
         self.progress.start(len(files), sum(sizes))
+        if self.workers > 1 and len(files) > 1 and sum(sizes) >= PARALLEL_MIN_BYTES \
+                and not _fork_server_running():
+            # It imports the readers while this process hashes the files.
+            self._own_fork_server = _start_fork_server()
         plan: list[_Planned] = []
         seen: dict[str, Path] = {}
         for path, size in zip(files, sizes, strict=True):
@@ -302,7 +326,7 @@ class Ingest:
         """Workers read roots and stream their events; this process writes them as they come."""
         spool = make_spool(self.case.folder)
         context = _worker_context()
-        own_server = not _fork_server_running()
+        own_server = self._own_fork_server or not _fork_server_running()
         results = context.Queue()
         try:
             with ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
@@ -433,6 +457,8 @@ class Ingest:
     def _fit_memory(self, widest: int) -> None:
         """Grow DuckDB's budget with the widest table (unless the user fixed it); the writer
         calls this whenever a table gains columns, before it inserts into it."""
+        if widest > WIDE_TABLE_COLUMNS:
+            self._commit_bytes = min(self._commit_bytes, WIDE_COMMIT_BYTES)
         if INGEST_MEMORY_LIMIT:
             return
         needed = _BASE_MEMORY_MB + widest * _MEMORY_PER_COLUMN_KB // 1024
@@ -445,7 +471,7 @@ class Ingest:
         self._pending_bytes += size
         if self._in_transaction and (
             force or self._pending_records >= COMMIT_RECORDS
-            or self._pending_bytes >= COMMIT_BYTES
+            or self._pending_bytes >= self._commit_bytes
             or time.monotonic() - self._transaction_started >= COMMIT_SECONDS
         ):
             self.writer.flush_inserts()
