@@ -425,6 +425,23 @@ condition: selection
           "b": {"CommandLine": "cmd /c WHOAMI", "User": "x"},
           "c": {"CommandLine": "cmd", "User": "whoamix"}}, {"a"},
          note="a keyword regex is case-sensitive, as a field's"),
+    case("keywords_folded_letters",
+         "keywords:\n  - mimikatz\n  - 'kerberos::'\ncondition: keywords",
+         {"a": {"X": "M\u0130M\u0130KATZ"}, "b": {"X": "\u212aERBEROS::ptt"},
+          "c": {"X": "mimi katz", "Y": "kerberos:"}, "d": {"X": "\u03a3", "Y": "MiMiKaTz"}},
+         {"a", "b", "d"},
+         note="the rows scanned are found by a case-insensitive RE2 pass that must miss no "
+              "text the engines' lower-casing matches (dotted capital I, Kelvin sign)"),
+    case("keywords_hostile_literal",
+         "keywords:\n  - \"it's 100%_'); DROP TABLE x; --\"\ncondition: keywords",
+         {"a": {"X": "say IT'S 100%_'); drop table x; -- now"},
+          "b": {"X": "it's 100%x'); DROP TABLE x; --"}, "c": {"X": "it''s 100%_"}}, {"a"}),
+    case("keywords_cased",
+         "keywords:\n  '|cased':\n    - 'SeKuRlSa::'\ncondition: keywords",
+         {"a": {"X": "SeKuRlSa::x"}, "b": {"X": "sekurlsa::x"}}, {"a"}),
+    case("keywords_negated_alone", "keywords:\n  - whoami\ncondition: not keywords",
+         {"a": {"X": "whoami"}, "b": {"X": "id"}}, {"b"},
+         note="no literal is required: every row is scanned"),
     case("keyword_number", "keywords:\n  - 4688\ncondition: keywords",
          {"a": {"EventID": "4688", "Message": "x"}, "b": {"EventID": "1", "Message": "e 14688"},
           "c": {"EventID": "4624", "Message": "x"}}, {"a", "b"}),
@@ -632,6 +649,26 @@ def test_the_literal_index_prefilter_misses_no_folded_match() -> None:
         "  - Script|contains|cased: 'SeKuRlSa::'\ncondition: sel"
     )
     assert both_paths(events, detection) == {"dotted", "kelvin", "ascii", "anchored"}
+
+
+def test_keyword_rules_name_the_literals_a_matching_row_holds() -> None:
+    """The keyword pass scans only rows whose text holds a literal every rule requires."""
+    from trailguard.detect.plan import FULLTEXT
+    from trailguard.detect.vector import required_literals, superset_pattern
+
+    def required(detection: str) -> set[str] | None:
+        program = compiled(rule_yaml(detection)).routes[0].vector_program()
+        assert program is not None
+        return required_literals(program, FULLTEXT)
+
+    assert required("keywords:\n  - whoami\n  - 'net user'\ncondition: keywords") == \
+        {"whoami", "net user"}
+    assert required("sel:\n  Image|endswith: '.exe'\nkeywords:\n  - whoami\n"
+                    "condition: sel and keywords") == {"whoami"}
+    assert required("keywords:\n  - whoami\ncondition: not keywords") is None
+    assert required("keywords:\n  - 'cmd*who?mi'\ncondition: keywords") is None  # a pattern
+    assert superset_pattern({"mimi.x", "a|b"}, {"i": "\u0130"}) == \
+        "(?i)a\\|b|m(?:i|\u0130)m(?:i|\u0130)\\.x"
 
 
 def test_few_rows_left_over_many_distinct_values() -> None:

@@ -22,7 +22,14 @@ import sqlglot.expressions as exp
 from trailguard.detect.dialects import render
 from trailguard.detect.logsources import Route
 from trailguard.detect.plan import FULLTEXT, SYSTEM_PREFIX, CaseTables, CompiledRoute, CompiledRule
-from trailguard.detect.vector import Batch, Text, evaluate, literal_needles
+from trailguard.detect.vector import (
+    Batch,
+    Text,
+    evaluate,
+    literal_needles,
+    required_literals,
+    superset_pattern,
+)
 from trailguard.store.results import arrow_reader
 
 BATCH = 48
@@ -78,16 +85,58 @@ def _projection(columns: dict[str, str], name: str) -> exp.Expr:
     if stored is not None:
         return exp.alias_(exp.column(stored, quoted=True), name, quoted=True)
     if name == FULLTEXT:
-        natives = [c for c in dict.fromkeys(columns.values()) if not c.startswith(SYSTEM_PREFIX)]
-        text = (
-            # coalesce: CONCAT_WS skips absent fields (sqlglot would otherwise make the whole
-            # text NULL when any field of the row is).
-            exp.ConcatWs(expressions=[exp.Literal.string("\n")]
-                         + [exp.column(c, quoted=True) for c in natives], coalesce=True)
-            if natives else exp.column("_raw", quoted=True)
-        )
-        return exp.alias_(text, FULLTEXT, quoted=True)
+        return exp.alias_(_fulltext(columns), FULLTEXT, quoted=True)
     return exp.alias_(exp.cast(exp.null(), "VARCHAR"), name, quoted=True)
+
+
+def _fulltext(columns: dict[str, str]) -> exp.Expr:
+    """Every field of a row joined by line feeds (the raw record when the table has none)."""
+    natives = [c for c in dict.fromkeys(columns.values()) if not c.startswith(SYSTEM_PREFIX)]
+    if not natives:
+        return exp.column("_raw", quoted=True)
+    # coalesce: CONCAT_WS skips absent fields (sqlglot would otherwise make the whole text NULL
+    # when any field of the row is).
+    return exp.ConcatWs(expressions=[exp.Literal.string("\n")]
+                        + [exp.column(c, quoted=True) for c in natives], coalesce=True)
+
+
+def _keyword_prefilter(connection: duckdb.DuckDBPyConnection, columns: dict[str, str],
+                       members: Sequence[_Member]) -> exp.Expr | None:
+    """A condition every row a keyword rule of ``members`` can match meets: its full text holds
+    one of the literals the rules require (one RE2 pass inside DuckDB, so only candidate rows
+    leave it). None when some rule requires no literal."""
+    needles: set[str] = set()
+    for member in members:
+        program = member.compiled.vector_program()
+        required = None if program is None else required_literals(program, FULLTEXT)
+        if required is None:
+            return None
+        needles |= required
+    if not needles:
+        return exp.false()
+    if not all(needle.isprintable() for needle in needles):
+        return None  # control characters stay out of a pattern in SQL text
+    pattern = superset_pattern(needles, _lower_exceptions(connection))
+    return exp.RegexpLike(this=_fulltext(columns), expression=exp.Literal.string(pattern))
+
+
+_LOWER_EXCEPTIONS: list[dict[str, str]] = []
+
+
+def _lower_exceptions(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Characters DuckDB's ``lower`` maps onto another one that a case-insensitive RE2 match of
+    the latter does not find (İ → i), by the character they become: asked of DuckDB once."""
+    if not _LOWER_EXCEPTIONS:
+        rows = connection.execute(
+            "SELECT chr(cp::INTEGER), lower(chr(cp::INTEGER)) FROM range(128, 1114112) t(cp) "
+            "WHERE (cp < 55296 OR cp > 57343) AND lower(chr(cp::INTEGER)) <> chr(cp::INTEGER) "
+            "AND NOT regexp_matches(chr(cp::INTEGER), "
+            "'(?i)' || regexp_escape(lower(chr(cp::INTEGER))))").fetchall()
+        found: dict[str, str] = {}
+        for original, lowered in rows:
+            found[str(lowered)] = found.get(str(lowered), "") + str(original)
+        _LOWER_EXCEPTIONS.append(found)
+    return _LOWER_EXCEPTIONS[0]
 
 
 def _rows_query(table: str, columns: dict[str, str], needed: Sequence[str],
@@ -142,10 +191,12 @@ def run_rules(
         # they get a pass of their own in small batches, so memory stays bounded.
         plain = [m for m in members if FULLTEXT not in m.compiled.columns]
         keyword = [m for m in members if FULLTEXT in m.compiled.columns]
-        for chosen, rows in ((plain, ROWS_PER_BATCH), (keyword, FULLTEXT_ROWS_PER_BATCH)):
-            if chosen:
-                yield from _run_vectorised(connection, table, columns, where, chosen, stats,
-                                           rows)
+        if plain:
+            yield from _run_vectorised(connection, table, columns, where, plain, stats)
+        if keyword:
+            yield from _run_vectorised(connection, table, columns, where, keyword, stats,
+                                       FULLTEXT_ROWS_PER_BATCH,
+                                       _keyword_prefilter(connection, columns, keyword))
 
 
 def _has_rows(connection: duckdb.DuckDBPyConnection, table: str, where: exp.Expr) -> bool:
@@ -156,11 +207,15 @@ def _has_rows(connection: duckdb.DuckDBPyConnection, table: str, where: exp.Expr
 def _run_vectorised(
     connection: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str],
     where: exp.Expr, members: Sequence[_Member], stats: RunStats,
-    rows_per_batch: int = 0,
+    rows_per_batch: int = 0, prefilter: exp.Expr | None = None,
 ) -> Iterator[Match]:
+    """The rules' matches, evaluated over Arrow batches of the route's rows (``prefilter``, a
+    condition every matching row meets, narrows the scan; rules the vectoriser cannot take run
+    as SQL over all the route's rows)."""
     rows_per_batch = rows_per_batch or ROWS_PER_BATCH
     needed = sorted({name for m in members for name in m.compiled.columns})
-    query = render(_rows_query(table, columns, needed, where), "duckdb")
+    scan = where if prefilter is None else exp.and_(where, prefilter)
+    query = render(_rows_query(table, columns, needed, scan), "duckdb")
     stats.queries += 1
     relation = connection.sql(query)
     reader = arrow_reader(relation, rows_per_batch)

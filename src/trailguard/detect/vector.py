@@ -250,6 +250,44 @@ def literal_needles(program: Program, into: dict[Text, set[str]]) -> None:
         into.setdefault(program[1], set()).update(literal for _, literal in program[2] if literal)
 
 
+def required_literals(program: Program, name: str) -> set[str] | None:
+    """Literals one of which the text of field ``name`` holds whenever the program is TRUE
+    (an equality, prefix or suffix holds its literal too); None when there is no such set."""
+    op = program[0]
+    if op in ("literal", "literals", "in"):
+        text = program[1]
+        if text[1] != name or text[0] not in ("raw", "lower"):
+            return None
+        found = ({program[3]} if op == "literal" else set(program[2]) if op == "in"
+                 else {literal for _, literal in program[2]})
+        return None if "" in found else found
+    if op == "or":
+        union: set[str] = set()
+        for operand in program[1]:
+            required = required_literals(operand, name)
+            if required is None:
+                return None
+            union |= required
+        return union
+    if op == "and":
+        sets = [s for s in (required_literals(o, name) for o in program[1]) if s is not None]
+        return min(sets, key=len) if sets else None
+    if op == "false":
+        return set()
+    return None
+
+
+def superset_pattern(literals: set[str], exceptions: dict[str, str]) -> str:
+    """An RE2 pattern that finds every text holding one of the literals, whether the literal is
+    compared with the text as it is or with the text lower-cased by the engines: it ignores
+    case, and a character that lower-casing reaches from one RE2's case folding does not know
+    (``exceptions``: İ for i) is matched as either."""
+    def char(c: str) -> str:
+        extra = exceptions.get(c, "")
+        return f"(?:{'|'.join(re_escape(x) for x in c + extra)})" if extra else re_escape(c)
+    return "(?i)" + "|".join("".join(char(c) for c in literal) for literal in sorted(literals))
+
+
 def _flags(mask: pa.Array) -> np.ndarray:
     flags: np.ndarray = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
     return flags
