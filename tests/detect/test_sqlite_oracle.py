@@ -43,6 +43,7 @@ DIFFERS: dict[str, str] = {
     "unicode_letters_fold": ASCII_FOLDING,
     "dotted_capital_i_folds_to_i": ASCII_FOLDING,
     "non_ascii_contains": ASCII_FOLDING,
+    "keywords_folded_letters": ASCII_FOLDING,
     "gt": TEXT_COMPARISON,
     "gte": TEXT_COMPARISON,
     "lt": TEXT_COMPARISON,
