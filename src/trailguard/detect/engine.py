@@ -175,11 +175,13 @@ def run_rules(
                 if source_type in tables.columns:
                     key = (compiled.route.label, source_type)
                     groups.setdefault(key, (compiled.route, []))[1].append(_Member(rule, compiled))
+    present = _RoutePresence(connection, [(table, route) for (_, table), (route, _) in
+                                          groups.items()], tables)
     for (_, table), (route, members) in groups.items():
         columns = dict(tables.columns[table])
         where = _route_filter(route, columns)
         stats.groups += 1
-        if where is None or not _has_rows(connection, table, where):
+        if where is None or not present.has_rows(table, route):
             stats.skipped_groups += 1
             continue
         if not vectorised:
@@ -199,9 +201,39 @@ def run_rules(
                                        _keyword_prefilter(connection, columns, keyword))
 
 
-def _has_rows(connection: duckdb.DuckDBPyConnection, table: str, where: exp.Expr) -> bool:
-    query = exp.select("1").from_(exp.to_table(f"ev_{table}", quoted=True)).where(where).limit(1)
-    return bool(connection.execute(render(query, "duckdb")).fetchall())
+class _RoutePresence:
+    """Which routes have rows in a table, from one query per table: the distinct combinations
+    of the (lower-cased) values its routes filter on, tested against each route here."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection,
+                 routes: Sequence[tuple[str, Route]], tables: CaseTables) -> None:
+        self.connection = connection
+        self.tables = tables
+        self.filters: dict[str, list[str]] = {}  # table -> stored filter columns
+        for table, route in routes:
+            columns = tables.columns[table]
+            wanted = self.filters.setdefault(table, [])
+            for column, _ in route.where:
+                stored = columns.get(column.lower())
+                if stored is not None and stored not in wanted:
+                    wanted.append(stored)
+        self.combinations: dict[str, list[tuple[str | None, ...]]] = {}
+
+    def has_rows(self, table: str, route: Route) -> bool:
+        if table not in self.combinations:
+            wanted = self.filters.get(table, [])
+            selected: list[exp.Expr] = [exp.Lower(this=exp.column(c, quoted=True))
+                                        for c in wanted] or [exp.Literal.number(1)]
+            query = exp.select(*selected).distinct().from_(
+                exp.to_table(f"ev_{table}", quoted=True))
+            self.combinations[table] = [tuple(row) for row in self.connection.execute(
+                render(query, "duckdb")).fetchall()]
+        columns = self.tables.columns[table]
+        positions = {name: index for index, name in enumerate(self.filters.get(table, []))}
+        tests = [(positions[columns[column.lower()]], {value.lower() for value in values})
+                 for column, values in route.where]
+        return any(all(row[index] in allowed for index, allowed in tests)
+                   for row in self.combinations[table])
 
 
 def _run_vectorised(
