@@ -7,7 +7,11 @@ Datasets (from ../shared/data, see ../shared/README.md):
 * otrf-lsass: OTRF LSASS_campaign_01 + _02 Windows NDJSON in zips (about 96 k events);
 * evtx-attack-samples: 277 EVTX files (8,255 records);
 * stratus: Stratus Red Team CloudTrail detonations (310 events);
-* synthetic CloudTrail JSON Lines at 1×, 2× and 4× size, to show memory stays flat as input grows.
+* synthetic CloudTrail JSON Lines at 1×, 2× and 4× size, to show memory stays flat as input grows;
+* duckdb-floor: DuckDB alone, one thread, storing the OTRF LSASS records (unzipped beforehand)
+  into a case-like table — `read_json` into one column per field, and the raw lines beside
+  them — with no normalised view, no provenance and no checks: the cost of the storage
+  TrailGuard's ingest cannot go below on this machine.
 """
 
 from __future__ import annotations
@@ -45,6 +49,41 @@ print(json.dumps({"records": report.records, "stored": report.stored,
                   "peak_kib": peak, "workers_peak_kib": workers_peak,
                   "sources": sorted(report.sources)}))
 """
+
+
+FLOOR_CHILD = """
+import json, resource, sys, time
+import duckdb
+files = json.loads(sys.argv[1])
+con = duckdb.connect(sys.argv[2])
+con.execute("SET threads = 1")
+start = time.perf_counter()
+cpu0 = time.process_time()
+con.execute("CREATE TABLE fields AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+            "sample_size = -1, union_by_name = true)", [files])
+con.execute("CREATE TABLE raw AS SELECT json FROM read_ndjson_objects(?)", [files])
+records = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
+print(json.dumps({"records": records, "stored": records, "quarantined": 0,
+                  "wall": time.perf_counter() - start, "cpu": time.process_time() - cpu0,
+                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "workers_peak_kib": 0, "sources": []}))
+"""
+
+
+def unzipped(folder: Path, archives: list[Path]) -> list[Path]:
+    """The JSON members of zip archives, extracted into `folder`."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for archive in archives:
+        with zipfile.ZipFile(archive) as opened:
+            for member in opened.namelist():
+                if member.endswith(".json"):
+                    target = folder / Path(member).name
+                    target.write_bytes(opened.read(member))
+                    paths.append(target)
+    return paths
 
 
 def synthetic_cloudtrail(folder: Path, events: int) -> list[Path]:
@@ -100,10 +139,10 @@ def synthetic_s3_deliveries(folder: Path, files: int, per_file: int) -> list[Pat
     return [folder]
 
 
-def run(name: str, paths: list[Path], note: str) -> dict[str, object]:
+def run(name: str, paths: list[Path], note: str, child: str = CHILD) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="tg-bench-") as folder:
         result = subprocess.run(
-            [sys.executable, "-c", CHILD, json.dumps([str(p) for p in paths]),
+            [sys.executable, "-c", child, json.dumps([str(p) for p in paths]),
              str(Path(folder) / "case")],
             check=True, capture_output=True, text=True,
         )
@@ -125,7 +164,8 @@ def run(name: str, paths: list[Path], note: str) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
-                        help="run one dataset (otrf-lsass, evtx, stratus, s3, synthetic)")
+                        help="run one dataset (otrf-lsass, evtx, stratus, s3, synthetic, "
+                             "duckdb-floor)")
     parser.add_argument("--synthetic-events", type=int, default=100_000,
                         help="events in the 1× synthetic set (default 100,000)")
     args = parser.parse_args()
@@ -145,6 +185,11 @@ def main() -> None:
     for name, paths, note in plans:
         if args.only in (None, name):
             rows.append(run(name, paths, note))
+    if DATA.is_dir() and args.only in (None, "duckdb-floor"):
+        with tempfile.TemporaryDirectory(prefix="tg-floor-") as folder:
+            rows.append(run("duckdb-floor", unzipped(Path(folder), plans[0][1]),
+                            "DuckDB alone storing the OTRF LSASS records (fields + raw lines)",
+                            FLOOR_CHILD))
     if args.only in (None, "s3"):
         with tempfile.TemporaryDirectory(prefix="tg-s3-") as folder:
             rows.append(run("synthetic-s3-deliveries",
