@@ -284,6 +284,32 @@ def test_files_written_in_turns_resume_exactly_after_a_kill(tmp_path: Path) -> N
     assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'loading'") == 0
 
 
+def test_archives_written_in_turns_resume_exactly_after_a_kill(tmp_path: Path) -> None:
+    """Two archives read by two workers, their members written in turns: after a kill the
+    next run skips the members already complete and ends with exactly the records."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for archive in range(2):
+        with zipfile.ZipFile(evidence / f"logs{archive}.zip", "w") as out:
+            for member in range(3):
+                out.writestr(f"trail{member}.json",
+                             cloudtrail_lines(5000, f"a{archive}m{member}"))
+    case_dir = tmp_path / "case"
+    kill_during_ingest(case_dir, evidence, 17000, workers=2)
+    assert_no_process_left(tmp_path)
+    before = count(case_dir, "SELECT count(*) FROM events")
+    assert 0 < before < 30000
+    report = ingest(case_dir, evidence, workers=2)
+    assert_balanced(report)
+    assert report.records == 30000
+    assert count(case_dir, "SELECT count(DISTINCT _uid) FROM ev_cloudtrail") == 30000
+    assert count(case_dir, "SELECT count(*) FROM events") == 30000
+    assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'complete'") == 6
+    assert count(case_dir, "SELECT count(*) FROM files WHERE status = 'container'") == 2
+    assert count(case_dir, "SELECT count(*) FROM files WHERE status IN ('loading', "
+                           "'reading')") == 0
+
+
 def test_file_killed_after_a_partial_commit_is_read_again_in_full(tmp_path: Path) -> None:
     evidence = tmp_path / "big.json"
     evidence.write_bytes(cloudtrail_lines(30000, "big"))
