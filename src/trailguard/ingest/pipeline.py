@@ -2,8 +2,10 @@
 
 Every record read ends up stored, quarantined or counted as a duplicate of one already in the
 case: ``records = stored + quarantined + duplicates`` holds for the run and for every source.
-Each evidence unit (a file, or an archive member) is written in one transaction, so an ingest
-killed half-way leaves only whole units behind and a second run completes exactly the rest.
+An evidence unit (a file, or an archive member) counts as written only when its final files
+row is committed; until then a commit marks it 'loading', and the next run removes its rows and
+reads it again. So an ingest killed half-way leaves only whole units behind and a second run
+completes exactly the rest.
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ class Ingest:
 
     Roots are hashed and checked against the case in the main process. Reading and encoding
     (the CPU-heavy part) runs in up to ``workers`` processes, one root per task; the main
-    process writes each unit in its own transaction, in the order of the evidence.
+    process writes their batches as they arrive, several units in one transaction at times.
     """
 
     def __init__(self, case: Case, source: str | None = None,
