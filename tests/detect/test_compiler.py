@@ -691,6 +691,14 @@ def test_thousands_of_alternatives() -> None:
     assert both_paths(events, detection) == {f"e{i}" for i in range(1, 60, 2)}
 
 
+def test_thousands_of_keywords() -> None:
+    """A keyword list too long for one prefilter pattern is scanned whole, with equal results."""
+    events: Events = {f"e{i}": {"CommandLine": f"run tool{i}.exe"} for i in range(40)}
+    keywords = "\n".join(f"  - 'ol{i}.e'" for i in range(1, 1500, 2))
+    assert both_paths(events, f"keywords:\n{keywords}\ncondition: keywords") == \
+        {f"e{i}" for i in range(1, 40, 2)}
+
+
 NUMERIC_TEXTS = [
     "1_000", "1__000", "_1", "1_", "1._5", "1.5_5", "1e1_0", "1e_10", "-1_0", "0x10", "1,5",
     "inf", "-Infinity", "+INF", "nan", "-nan", " NaN ", "\v7", "7\v", "\f7\r", "\u00a07", "١٢",

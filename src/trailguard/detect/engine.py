@@ -23,6 +23,7 @@ from trailguard.detect.dialects import render
 from trailguard.detect.logsources import Route
 from trailguard.detect.plan import FULLTEXT, SYSTEM_PREFIX, CaseTables, CompiledRoute, CompiledRule
 from trailguard.detect.vector import (
+    PREFILTER_NEEDLES,
     Batch,
     Text,
     evaluate,
@@ -114,8 +115,8 @@ def _keyword_prefilter(connection: duckdb.DuckDBPyConnection, columns: dict[str,
         needles |= required
     if not needles:
         return exp.false()
-    if not all(needle.isprintable() for needle in needles):
-        return None  # control characters stay out of a pattern in SQL text
+    if len(needles) > PREFILTER_NEEDLES or not all(n.isprintable() for n in needles):
+        return None  # no pattern RE2 might refuse; control characters stay out of SQL text
     pattern = superset_pattern(needles, _lower_exceptions(connection))
     return exp.RegexpLike(this=_fulltext(columns), expression=exp.Literal.string(pattern))
 
