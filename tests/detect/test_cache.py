@@ -198,8 +198,8 @@ def test_a_corrupt_cache_file_is_ignored(connection, cache: CompileCache, rules:
     assert again == cold
 
 
-def test_a_cache_entry_with_a_malformed_program_is_ignored(connection, cache: CompileCache,
-                                                           rules: Path) -> None:
+def test_a_malformed_cached_program_leaves_the_rule_to_its_sql(connection, cache: CompileCache,
+                                                               rules: Path) -> None:
     rule = rules / "windows" / "proc_creation_whoami.yml"
     _, _, cold = run_once(connection, cache, rule)
     (entry,) = entries(cache)
@@ -207,8 +207,12 @@ def test_a_cache_entry_with_a_malformed_program_is_ignored(connection, cache: Co
     for route in data["rules"][0]["routes"]:
         route["program"] = ["bogus"]
     entry.write_text(json.dumps(data), encoding="utf-8")
-    _, _, warm = run_once(connection, cache, rule)
+    ruleset, _, warm = run_once(connection, cache, rule)
     assert warm == cold
+    (loaded,) = ruleset.rules
+    assert loaded.compiled is not None  # served from the cache …
+    assert all(route.unsupported and route.program is None  # … its program decoded, refused
+               for route in loaded.compiled.routes)
 
 
 def test_default_cache_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from trailguard.detect import compiler, dialects, logsources, vector
 from trailguard.detect.logsources import routes_for
 from trailguard.detect.plan import CompiledRoute, CompiledRule
 from trailguard.detect.rules import LoadedRule
+from trailguard.detect.vector import Program
 
 FORMAT = 1
 _KERNELS: dict[str, Callable[..., Any]] = {
@@ -229,10 +230,19 @@ def decode_routes(entry: dict[str, Any]) -> list[CompiledRoute] | None:
         route = known.get(item["route"])
         if route is None:
             return None
-        program = _decode_program(item["program"]) if item["program"] is not None else None
-        if program is not None and not valid_program(program):
+        if not isinstance(item["sql"], str):
             return None
         decoded.append(CompiledRoute(route, None, frozenset(item["columns"]),
-                                     duckdb_sql=item["sql"], program=program,
-                                     unsupported=program is None))
+                                     duckdb_sql=item["sql"],
+                                     cached_program=partial(decoded_program, item["program"]),
+                                     unsupported=item["program"] is None))
     return decoded
+
+
+def decoded_program(cached: Any) -> Program | None:
+    """A cached vectorised program, or None when it is not one `vector.prepare` builds."""
+    try:
+        program = _decode_program(cached)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return program if valid_program(program) else None

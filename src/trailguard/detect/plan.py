@@ -7,7 +7,7 @@ logsource, or fields that no route of it provides.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,8 +94,16 @@ class CompiledRoute:
     duckdb_sql: str | None = None
     program: Program | None = None  # the vectorised form, prepared on first use
     unsupported: bool = False  # the vectoriser cannot run it: SQL only
+    cached_program: Callable[[], Program | None] | None = None
+    """Decodes the vectorised form the compile cache holds, on first use (most rules of a
+    big rule set never run on a given case: their logsource has no rows)."""
 
     def vector_program(self) -> Program | None:
+        if self.program is None and not self.unsupported and self.cached_program is not None:
+            decode, self.cached_program = self.cached_program, None
+            self.program = decode()
+            self.unsupported = self.program is None  # damaged: the cached SQL runs it
+            return self.program
         if self.program is None and not self.unsupported:
             if self.predicate is None:
                 self.unsupported = True

@@ -22,6 +22,8 @@ from sigma.exceptions import SigmaError
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
+from trailguard.collector import collector_paused
+
 RULE_SUFFIXES = (".yml", ".yaml")
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 
@@ -149,6 +151,7 @@ def _documents(data: bytes) -> list[object]:
     return [doc for doc in yaml.load_all(data, Loader=_YAML_LOADER) if doc is not None]
 
 
+@collector_paused()
 def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = None) -> RuleSet:
     """Rules from (path, source) pairs; what cannot be read is refused with its reason.
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import sqlglot.expressions as exp
 from sigma.correlations import SigmaCorrelationRule
 
+from trailguard.collector import collector_paused
 from trailguard.detect.alerts import Alert, EventRef
 from trailguard.detect.cache import CompileCache
 from trailguard.detect.compiler import FieldUnavailable
@@ -52,6 +53,7 @@ class DetectionRun:
         return len(self.plan.compiled)
 
 
+@collector_paused()
 def detect(connection: duckdb.DuckDBPyConnection, ruleset: RuleSet,
            vectorised: bool = True, cache: CompileCache | None = None) -> DetectionRun:
     started = clock.perf_counter()

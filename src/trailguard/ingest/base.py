@@ -22,9 +22,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from trailguard.plugins import Registry
+
+if TYPE_CHECKING:
+    from trailguard.ingest.columns import BatchNormaliser
 
 #: Lines longer than this are rejected (without reading them into memory whole).
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -92,6 +95,12 @@ class SourceParser(ABC):
     MAGIC: ClassVar[bytes | None] = None
     """Leading bytes that identify the format beyond doubt (binary formats); a file starting
     with them is given to this parser without asking the other sniffers."""
+    @classmethod
+    def batch_normaliser(cls) -> BatchNormaliser | None:
+        """The normalised view of a whole batch, from its stored field text (see
+        :mod:`trailguard.ingest.columns`), for a parser that leaves ``Record.normal`` empty: one
+        vector pass instead of Python per record. None: each record brings its own."""
+        return None
 
     @classmethod
     @abstractmethod
@@ -212,7 +221,13 @@ def int_of(value: Any) -> int | None:
     if not isinstance(value, int):
         text = str(value).strip()
         try:
-            value = int(text, 16) if text.lower().startswith("0x") else int(float(text))
+            if text.lower().startswith("0x"):
+                value = int(text, 16)
+            else:
+                try:
+                    value = int(text)  # exact, also beyond 2**53
+                except ValueError:
+                    value = int(float(text))
         except (ValueError, OverflowError):
             return None
     if not -(2**63) <= value < 2**63:

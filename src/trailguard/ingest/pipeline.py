@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from trailguard.collector import collector_paused
 from trailguard.errors import CaseError, EvidenceError, SourceLocation, TrailGuardError
 from trailguard.ingest.base import PARSERS, clean_text
 from trailguard.ingest.evidence import Root, find_roots, hash_root
@@ -37,7 +38,6 @@ from trailguard.ingest.reader import (
     UnitEnd,
     UnitStart,
     choose_parser,
-    collector_paused,
     make_spool,
     read_root,
     start_worker,
@@ -221,6 +221,7 @@ class Ingest:
         except duckdb.Error as error:
             raise CaseError(f"bad TRAILGUARD_INGEST_MEMORY_LIMIT {INGEST_MEMORY_LIMIT!r}: "
                             f"{error}") from error
+        self._threads = int(previous[1])
         con.execute("SET threads = 1").fetchall()
         try:
             with collector_paused():
@@ -283,6 +284,8 @@ class Ingest:
                     for event in read_root(item.job):
                         self._take(write, event)
                     self._finish_root(write)
+            # The readers are done: the last commit may use every core DuckDB was given.
+            self.con.execute("SET threads = ?", [self._threads]).fetchall()
             self._maybe_commit(0, force=True)
             self._flush_files()  # rows written outside a unit (copies, empty archives)
         except BaseException:

@@ -8,7 +8,6 @@ per task) while the main process writes to the case. For each unit the stream is
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import io
 import logging
@@ -20,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +26,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 import trailguard.ingest.parsers  # noqa: F401  (registers the built-in parsers)
+from trailguard.collector import collector_paused
 from trailguard.ingest.base import (
     PARSERS,
     SNIFF_BYTES,
@@ -231,7 +230,8 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
             batch.append(item)
             batch_bytes += len(item.raw)
             if len(batch) >= batch_limit or batch_bytes >= BATCH_BYTES:
-                yield encode_records(source_type, batch, prefix, sequence)
+                yield encode_records(source_type, batch, prefix, sequence,
+                                     parser_cls.batch_normaliser())
                 records += len(batch)
                 sequence += len(batch)
                 batch, batch_bytes = [], 0
@@ -248,27 +248,12 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
         message = f"stopped reading after {records + len(batch)} records: {reason}"
     if batch:
         records += len(batch)
-        yield encode_records(source_type, batch, prefix, sequence)
+        yield encode_records(source_type, batch, prefix, sequence,
+                             parser_cls.batch_normaliser())
     if rejected:
         yield QuarantineBatch(encode_rejected(source_type, rejected))
     sha, size = _finish(unit)
     yield UnitEnd(unit.member, status, message, source_type, records, quarantined, sha, size)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while records stream through.
-
-    Parsed events are trees of dicts and strings without reference cycles, freed by reference
-    counting; the collector would only rescan them over and over (it doubled parse time).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 #: The queue a worker process streams its events to (set by ``start_worker``).

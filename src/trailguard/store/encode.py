@@ -21,6 +21,7 @@ import orjson
 import pyarrow as pa
 
 from trailguard.ingest.base import Record, Rejected, int_of
+from trailguard.ingest.columns import BatchFields, BatchNormaliser
 from trailguard.store.schema import (
     MAX_COLUMN_NAME,
     NORMAL_COLUMNS,
@@ -93,8 +94,12 @@ def _column_worthy(name: str) -> bool:
 
 
 def encode_records(source_type: str, records: list[Record], unit_prefix: str,
-                   first_sequence: int = 0) -> EncodedBatch:
+                   first_sequence: int = 0,
+                   normalise_batch: BatchNormaliser | None = None) -> EncodedBatch:
     """Flatten a batch of records into Arrow tables (native fields and normalised view).
+
+    The normalised view comes from each record's ``normal`` or, when the parser computes it
+    for a whole batch, from ``normalise_batch`` over the batch's field columns.
 
     A record without a natural key gets the uid ``<unit prefix><sequence>``: its order among
     the unit's records, so the same file always yields the same uids (positions alone may
@@ -117,7 +122,17 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
         RAW: raw_array([record.raw for record in records]),
         **columns,
     })
-    normal = _normal_table(source_type, records, uids, positions, times)
+    if normalise_batch is None:
+        normals = _normal_columns(records)
+    else:
+        normals = normalise_batch(BatchFields(columns, len(records)))
+    normal = pa.table({
+        "uid": uids,
+        "source_type": pa.array([source_type] * len(records), pa.string()),
+        "record": positions,
+        "time": times,
+        **{name: normals[name] for name in NORMAL_COLUMNS if name in normals},
+    })
     return EncodedBatch(source_type, table, normal, keyed)
 
 
@@ -222,23 +237,17 @@ def _text_column(values: list[Any]) -> pa.Array:
                            for value in values])
 
 
-def _normal_table(source_type: str, records: list[Record], uids: pa.Array, positions: pa.Array,
-                  times: pa.Array) -> pa.Table:
-    count = len(records)
-    columns: dict[str, Any] = {
-        "uid": uids,
-        "source_type": pa.array([source_type] * count, pa.string()),
-        "record": positions,
-        "time": times,
-    }
+def _normal_columns(records: list[Record]) -> dict[str, pa.Array]:
+    """The normalised columns the records' own ``normal`` mappings fill."""
     normals = [record.normal for record in records]
     present = set().union(*normals)  # the columns this batch fills, found at C speed
+    columns: dict[str, pa.Array] = {}
     for name, kind in NORMAL_COLUMNS.items():
         if name in present:
             items = [normal.get(name) for normal in normals]
             if any(item is not None for item in items):
                 columns[name] = _normal_column(kind, items)
-    return pa.table(columns)
+    return columns
 
 
 def _normal_column(kind: str, items: list[Any]) -> pa.Array:

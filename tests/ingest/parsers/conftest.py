@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from trailguard.ingest.base import PARSERS, ParseContext, Record, Rejected, SourceParser
+from trailguard.store.encode import encode_records
+from trailguard.store.schema import NORMAL_COLUMNS
 
 
 @dataclass
@@ -27,7 +29,19 @@ def run_parser(parser: type[SourceParser] | str, data: bytes, name: str = "evide
         else:
             assert isinstance(item, Rejected)
             out.rejected.append(item)
+    with_batch_normal(cls, out.records)
     return out
+
+
+def with_batch_normal(cls: type[SourceParser], records: list[Record]) -> list[Record]:
+    """Fill ``Record.normal`` of a parser that normalises whole batches, as the store will."""
+    normaliser = cls.batch_normaliser()
+    if normaliser is not None and records:
+        normal = encode_records(cls.NAME, records, "t:", 0, normaliser).normal
+        for record, row in zip(records, normal.to_pylist(), strict=True):
+            record.normal = {name: value for name, value in row.items()
+                             if name in NORMAL_COLUMNS and value is not None}
+    return records
 
 
 def best_parser(data: bytes, name: str = "evidence.log") -> str | None:

@@ -47,7 +47,9 @@ import orjson
 from evtx import PyEvtxParser
 
 from trailguard.ingest.base import PARSERS, ParseContext, Record, Rejected, SourceParser
-from trailguard.ingest.parsers._windows import flatten_event, normalise
+from trailguard.ingest.columns import BatchNormaliser
+from trailguard.ingest.parsers._windows import flatten_event
+from trailguard.ingest.parsers._windows_normal import normalise_batch
 from trailguard.ingest.timeparse import parse_iso
 
 FILE_MAGIC = b"ElfFile\x00"
@@ -80,6 +82,10 @@ class EvtxParser(SourceParser):
         "\"Microsoft-Windows-Security-Auditing\", \"TimeCreated\": \"2024-03-01T10:00:00.1Z\", "
         "\"TargetUserName\": \"alice\", \"LogonType\": 10, \"IpAddress\": \"203.0.113.7\"}"
     )
+
+    @classmethod
+    def batch_normaliser(cls) -> BatchNormaliser:
+        return normalise_batch
 
     @classmethod
     def sniff(cls, head: bytes, name: str) -> int:
@@ -334,4 +340,4 @@ def _record(position: int, item: Any) -> Record | Rejected:
         stamp = item.get("timestamp")
         if isinstance(stamp, str):
             time = parse_iso(stamp.removesuffix(" UTC"))
-    return Record(position=position, data=data, raw=raw, time=time, normal=normalise(data))
+    return Record(position=position, data=data, raw=raw, time=time)

@@ -54,15 +54,16 @@ from trailguard.ingest.base import (
     SourceParser,
     text_of,
 )
+from trailguard.ingest.columns import BatchNormaliser
 from trailguard.ingest.jsonstream import iter_json, sniff_json_values
 from trailguard.ingest.parsers._windows import (
     add_unnamed_data,
     add_user_data,
     event_id_of,
     flatten_event,
-    normalise,
     scalar,
 )
+from trailguard.ingest.parsers._windows_normal import normalise_batch
 from trailguard.ingest.timeparse import from_epoch, parse_iso
 
 #: Log Analytics tables that hold Windows events.
@@ -114,6 +115,10 @@ class WindowsJsonParser(SourceParser):
     )
 
     @classmethod
+    def batch_normaliser(cls) -> BatchNormaliser:
+        return normalise_batch
+
+    @classmethod
     def sniff(cls, head: bytes, name: str) -> int:
         values = sniff_json_values(head)
         if values:
@@ -151,8 +156,7 @@ class WindowsJsonParser(SourceParser):
                 yield Rejected(doc.position, "not a Windows event (no EventID, Event.System or "
                                "winlog)", doc.raw)
                 continue
-            yield Record(position=doc.position, data=data, raw=doc.raw, time=_time(data),
-                         normal=normalise(data))
+            yield Record(position=doc.position, data=data, raw=doc.raw, time=_time(data))
 
 
 # --------------------------------------------------------------------------- sniffing
