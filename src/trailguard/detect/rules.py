@@ -7,6 +7,7 @@ so a correlation may refer to a rule in another file, and filters apply to every
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 import stat
@@ -25,6 +26,8 @@ from sigma.rule import SigmaRule
 from trailguard.collector import collector_paused
 
 RULE_SUFFIXES = (".yml", ".yaml")
+#: Rule files parsed between two collections of young garbage while rules load.
+_PARSES_PER_COLLECTION = 100
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 
 AnyRule = SigmaRule | SigmaCorrelationRule
@@ -172,6 +175,7 @@ def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = N
     if any(_FILTER_DOCUMENT.search(data) for _, _, data in files):
         cache = None
     referenced = _correlation_references(files) if cache is not None else set()
+    parsed = 0
     for path, source, data in files:
         sha256 = hashlib.sha256(data).hexdigest()
         refused_before = len(ruleset.refusals)
@@ -179,8 +183,15 @@ def load_rules(paths: Iterable[tuple[Path, str]], cache: CompileCache | None = N
         cacheable = (cache is not None and not _CORRELATION_DOCUMENT.search(data)
                      and not any(reference in data for reference in referenced))
         cached = cache.rules(sha256, path, source) if cache is not None and cacheable else None
-        loaded_rules = cached if cached is not None else _parse(ruleset, filters, path, source,
-                                                               data)
+        if cached is not None:
+            loaded_rules = cached
+        else:
+            loaded_rules = _parse(ruleset, filters, path, source, data)
+            parsed += 1
+            if parsed % _PARSES_PER_COLLECTION == 0:
+                # pySigma's rule objects hold reference cycles: free the young ones now and
+                # then (the collector is paused; a full pass over every rule would be costly).
+                gc.collect(1)
         for loaded in loaded_rules:
             if loaded.id in seen_ids:
                 ruleset.refuse(loaded, f"duplicate rule id {loaded.id}")

@@ -53,7 +53,6 @@ class DetectionRun:
         return len(self.plan.compiled)
 
 
-@collector_paused()
 def detect(connection: duckdb.DuckDBPyConnection, ruleset: RuleSet,
            vectorised: bool = True, cache: CompileCache | None = None) -> DetectionRun:
     started = clock.perf_counter()
@@ -61,7 +60,8 @@ def detect(connection: duckdb.DuckDBPyConnection, ruleset: RuleSet,
     compiled_at = clock.perf_counter()
     tables = CaseTables.read(connection)
     run = DetectionRun(ruleset, plan, RunStats())
-    matches = list(run_rules(connection, plan.compiled, tables, run.stats, vectorised))
+    with collector_paused():  # matches are plain objects: nothing for the collector to do
+        matches = list(run_rules(connection, plan.compiled, tables, run.stats, vectorised))
     matched_at = clock.perf_counter()
     run.matches = len(matches)
     by_rule: dict[str, list[Match]] = defaultdict(list)
