@@ -233,8 +233,15 @@ def _text_column(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
-        return text_array([value if value is None or type(value) is str else _text(value)
-                           for value in values])
+        pass
+    try:  # a column of booleans or of integers only: Arrow writes them as Python does
+        typed = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError):
+        typed = None
+    if typed is not None and typed.type in (pa.bool_(), pa.int64()):
+        return typed.cast(pa.string())
+    return text_array([value if value is None or type(value) is str else _text(value)
+                       for value in values])
 
 
 def _normal_columns(records: list[Record]) -> dict[str, pa.Array]:

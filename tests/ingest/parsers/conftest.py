@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from trailguard.ingest.base import PARSERS, ParseContext, Record, Rejected, SourceParser
-from trailguard.store.encode import encode_records
+from trailguard.store.encode import SYSTEM_SLOTS, encode_records
 from trailguard.store.schema import NORMAL_COLUMNS
 
 
@@ -63,3 +64,26 @@ def parse() -> Callable[..., Parsed]:
 @pytest.fixture
 def sniff() -> Callable[..., str | None]:
     return best_parser
+
+
+def normal_mismatches(cls: type[SourceParser], records: list[Record],
+                      oracle: Callable[[dict[str, str]], dict[str, Any]],
+                      limit: int = 5) -> tuple[int, list[str]]:
+    """How many records' normalised view, computed a batch at a time by ``cls``, differs from
+    ``oracle`` (its event-by-event specification over the stored field text), with examples."""
+    normaliser = cls.batch_normaliser()
+    assert normaliser is not None
+    count, examples = 0, list[str]()
+    for start in range(0, len(records), 20_000):  # batches as the reader makes them
+        batch = encode_records(cls.NAME, records[start:start + 20_000], "t:", 0, normaliser)
+        for fields, row in zip(batch.native.to_pylist(), batch.normal.to_pylist(), strict=True):
+            text = {name: value for name, value in fields.items()
+                    if value is not None and name not in SYSTEM_SLOTS}
+            got = {name: value for name, value in row.items()
+                   if name in NORMAL_COLUMNS and value is not None}
+            expected = {name: value for name, value in oracle(text).items() if value is not None}
+            if got != expected:
+                count += 1
+                if len(examples) < limit:
+                    examples.append(f"{text}\n  batch:  {got}\n  oracle: {expected}")
+    return count, examples

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.ingest.parsers.conftest import normal_mismatches
 from trailguard.ingest.base import ParseContext, Record, int_of, text_of
 from trailguard.ingest.parsers import _windows_normal as spec
 from trailguard.ingest.parsers.evtx import EvtxParser
 from trailguard.ingest.parsers.windows_json import WindowsJsonParser
-from trailguard.store.encode import SYSTEM_SLOTS, encode_records
-from trailguard.store.schema import NORMAL_COLUMNS
+from trailguard.store.encode import encode_records
 
 # --------------------------------------------------------------------------- the specification
 
@@ -180,34 +180,14 @@ def _port(value: str) -> int | None:
 # --------------------------------------------------------------------------- comparing
 
 
-def mismatches(records: list[Record], limit: int = 5) -> tuple[int, list[str]]:
-    """How many records' batch normal view differs from the oracle's, with a few examples."""
-    batch = encode_records("windows_json", records, "t:", 0, spec.normalise_batch)
-    native = batch.native.to_pylist()
-    normal = batch.normal.to_pylist()
-    count, examples = 0, list[str]()
-    for fields, row in zip(native, normal, strict=True):
-        text = {name: value for name, value in fields.items()
-                if value is not None and name not in SYSTEM_SLOTS}
-        got = {name: value for name, value in row.items()
-               if name in NORMAL_COLUMNS and value is not None}
-        expected = oracle(text)
-        if got != expected:
-            count += 1
-            if len(examples) < limit:
-                examples.append(f"{text}\n  batch:  {got}\n  oracle: {expected}")
-    return count, examples
-
-
 def _records(parser: Any, data: bytes, name: str) -> list[Record]:
     items = parser().parse(io.BytesIO(data), ParseContext(name))
     return [item for item in items if isinstance(item, Record)]
 
 
 def assert_same(records: list[Record]) -> None:
-    for start in range(0, len(records), 20_000):  # batches as the reader makes them
-        count, examples = mismatches(records[start:start + 20_000])
-        assert count == 0, "\n".join(examples)
+    count, examples = normal_mismatches(WindowsJsonParser, records, oracle)
+    assert count == 0, "\n".join(examples)
 
 
 # --------------------------------------------------------------------------- tests
@@ -243,9 +223,8 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(events(), min_size=1, max_size=8))
 def test_generated_events_agree_with_the_oracle(batch):
-    records = [Record(position=index, data=data, raw="{}") for index, data in enumerate(batch)]
-    count, examples = mismatches(records)
-    assert count == 0, "\n".join(examples)
+    assert_same([Record(position=index, data=data, raw="{}")
+                 for index, data in enumerate(batch)])
 
 
 def test_no_event_fields_at_all():

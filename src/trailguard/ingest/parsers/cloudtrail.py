@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import IO, Any, ClassVar
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trailguard.ingest.base import (
     PARSERS,
@@ -14,10 +16,9 @@ from trailguard.ingest.base import (
     Record,
     Rejected,
     SourceParser,
-    dig,
-    int_of,
     text_of,
 )
+from trailguard.ingest.columns import BatchFields, BatchNormaliser, integer, per_value
 from trailguard.ingest.jsonstream import JsonDoc, iter_json_items, sniff_json_values
 from trailguard.ingest.parsers._cloud import ip_or_none
 from trailguard.ingest.timeparse import parse_iso
@@ -40,6 +41,10 @@ class CloudTrailParser(SourceParser):
         '"userIdentity": {"type": "IAMUser", "userName": "alice"}, '
         '"eventID": "5d1c…", "recipientAccountId": "123456789012"}]}'
     )
+
+    @classmethod
+    def batch_normaliser(cls) -> BatchNormaliser:
+        return normalise_batch
 
     @classmethod
     def sniff(cls, head: bytes, name: str) -> int:
@@ -73,7 +78,6 @@ class CloudTrailParser(SourceParser):
             data=item,
             raw=raw,
             time=parse_iso(text_of(item.get("eventTime"))),
-            normal=normalise(item),
             # The same event delivered twice (S3 file and lookup-events) has the same id, time
             # and name, so those three are its key: a record repeating them is counted as a
             # duplicate even if other fields differ (AWS never reuses an eventID; test data and
@@ -126,66 +130,63 @@ def _lookup_item(item: Any) -> Iterator[tuple[Any, str | bytes]]:
         yield item, orjson.dumps(item).decode()
 
 
-_AUTHENTICATION = frozenset({"ConsoleLogin", "GetSigninToken", "AssumeRoleWithSAML"})
+_AUTHENTICATION = ("AssumeRoleWithSAML", "ConsoleLogin", "GetSigninToken")
+_REQUEST_RESOURCES = ("bucketName", "instanceId", "userName", "roleName", "name")
 
 
-def normalise(item: dict[str, Any]) -> dict[str, Any]:
-    """The normalised view of a CloudTrail record (written for speed: it runs per event)."""
-    identity = item.get("userIdentity")
-    if not isinstance(identity, dict):
-        identity = {}
-    params = item.get("requestParameters")
-    if not isinstance(params, dict):
-        params = {}
-    name = _text(item.get("eventName"))
-    error = _text(item.get("errorCode"))
-    response = item.get("responseElements")
-    login = response.get("ConsoleLogin") if isinstance(response, dict) else None
-    arn = _text(identity.get("arn"))
-    principal = _text(identity.get("principalId"))
-    user = _text(identity.get("userName"))
-    if user is None:
-        user = _text(dig(identity, "sessionContext", "sessionIssuer", "userName")) \
-            or _arn_tail(arn)
-    resource = None
-    resources = item.get("resources")
-    if isinstance(resources, list) and resources and isinstance(resources[0], dict):
-        resource = _text(resources[0].get("ARN"))
-    if resource is None and params:
-        resource = _text(params.get("bucketName") or params.get("instanceId")
-                         or params.get("userName") or params.get("roleName")
-                         or params.get("name"))
-    extra = item.get("additionalEventData")
+def normalise_batch(fields: BatchFields) -> dict[str, pa.Array]:
+    """The normalised view of a batch of CloudTrail records, from their stored fields (nested
+    ones by dotted path; see :mod:`trailguard.ingest.columns`): the event name, ``api`` or
+    ``authentication``, failure when there is an ``errorCode`` or a failed console login, the
+    identity's ARN (else principal id), user name (else the session issuer's, else the ARN's
+    last part), type, access key and principal id, the first resource ARN (else the first
+    named resource of the request), bytes sent out, account, region and service."""
+    name = fields.value("eventName")
+    error = fields.value("errorCode")
+    failed_login = fields.flag("responseElements.ConsoleLogin", "Failure")
+    arn = fields.value("userIdentity.arn")
+    principal = fields.value("userIdentity.principalId")
+    authentication = pc.fill_null(pc.is_in(name, value_set=pa.array(_AUTHENTICATION)), False)
+    failed = pc.or_(pc.is_valid(error), failed_login)
     return {
         "operation": name,
-        "category": "authentication" if name in _AUTHENTICATION else "api",
-        "outcome": "failure" if error or login == "Failure" else "success",
-        "error_code": error or ("Failure" if login == "Failure" else None),
-        "actor_principal": arn or principal,
-        "actor_user": user,
-        "actor_type": _text(identity.get("type")),
-        "actor_access_key": _text(identity.get("accessKeyId")),
+        "category": pc.if_else(authentication, pa.scalar("authentication"), pa.scalar("api")),
+        "outcome": pc.if_else(failed, pa.scalar("failure"), pa.scalar("success")),
+        "error_code": pc.coalesce(error, pc.if_else(failed_login, pa.scalar("Failure"),
+                                                    pa.scalar(None, pa.string()))),
+        "actor_principal": pc.coalesce(arn, principal),
+        "actor_user": pc.coalesce(
+            fields.value("userIdentity.userName"),
+            fields.value("userIdentity.sessionContext.sessionIssuer.userName"),
+            per_value(arn, _arn_tail, pa.string())),
+        "actor_type": fields.value("userIdentity.type"),
+        "actor_access_key": fields.value("userIdentity.accessKeyId"),
         "actor_session": principal,
-        "user_agent": _text(item.get("userAgent")),
-        "src_ip": ip_or_none(item.get("sourceIPAddress")),
-        "instance_id": _text(params.get("instanceId")) if params else None,
-        "resource": resource,
-        "bytes": int_of(extra.get("bytesTransferredOut")) if isinstance(extra, dict) else None,
-        "cloud_account": _text(item.get("recipientAccountId"))
-        or _text(identity.get("accountId")),
-        "cloud_region": _text(item.get("awsRegion")),
-        "cloud_service": _text(item.get("eventSource")),
+        "user_agent": fields.value("userAgent"),
+        "src_ip": per_value(fields.text("sourceIPAddress"), ip_or_none, pa.string()),
+        "instance_id": fields.value("requestParameters.instanceId"),
+        "resource": pc.coalesce(
+            per_value(fields.text("resources"), _first_resource, pa.string()),
+            fields.first(*(f"requestParameters.{name}" for name in _REQUEST_RESOURCES))),
+        "bytes": integer(fields.text("additionalEventData.bytesTransferredOut")),
+        "cloud_account": fields.first("recipientAccountId", "userIdentity.accountId"),
+        "cloud_region": fields.value("awsRegion"),
+        "cloud_service": fields.value("eventSource"),
     }
 
 
-def _text(value: Any) -> str | None:
-    """Like ``text_of``, with the common case (a non-empty string) first."""
-    if type(value) is str:
-        return value if value and value != "-" else None
-    return text_of(value)
-
-
-def _arn_tail(arn: str | None) -> str | None:
-    if not arn or "/" not in arn:
+def _first_resource(resources: str) -> str | None:
+    """The ARN of the first of a record's ``resources`` (stored as JSON text)."""
+    try:
+        items = orjson.loads(resources)
+    except orjson.JSONDecodeError:
         return None
-    return arn.rsplit("/", 1)[-1]
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return text_of(items[0].get("ARN"))
+    return None
+
+
+def _arn_tail(arn: str) -> str | None:
+    if "/" not in arn:
+        return None
+    return text_of(arn.rsplit("/", 1)[-1])
