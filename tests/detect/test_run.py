@@ -270,6 +270,20 @@ def test_vectorised_and_sql_engines_give_identical_alerts(connection, rules: Pat
     assert sorted(map(json.dumps, vector)) == sorted(map(json.dumps, sql))
 
 
+@pytest.mark.parametrize("vectorised", [True, False])
+def test_groups_on_threads_give_the_same_alerts_in_the_same_order(
+        connection, rules: Path, monkeypatch: pytest.MonkeyPatch, vectorised: bool) -> None:
+    from trailguard.detect import engine
+
+    paths = [rules / folder for folder in ("windows", "linux", "cloud", "zeek", "correlation")]
+    monkeypatch.setattr(engine, "GROUP_THREADS", 1)
+    alone = alert_lines(connection, run_rules(connection, *paths, vectorised=vectorised))
+    monkeypatch.setattr(engine, "GROUP_THREADS", 4)
+    threaded = run_rules(connection, *paths, vectorised=vectorised)
+    assert threaded.stats.groups > 4
+    assert alert_lines(connection, threaded) == alone
+
+
 def test_the_batches_of_a_parallel_scan_are_joined_before_rules_run() -> None:
     import pyarrow as pa
 

@@ -10,7 +10,9 @@ that only the faulty rule is reported, with its error.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -34,6 +36,8 @@ from trailguard.detect.vector import (
 from trailguard.store.results import arrow_reader
 
 BATCH = 48
+#: Rule groups evaluated at once (threads; DuckDB and Arrow work outside Python's lock).
+GROUP_THREADS = min(4, os.cpu_count() or 1)
 ROWS_PER_BATCH = 122_880
 FULLTEXT_ROWS_PER_BATCH = 8_192
 
@@ -167,7 +171,12 @@ def run_rules(
     connection: duckdb.DuckDBPyConnection, rules: Sequence[CompiledRule], tables: CaseTables,
     stats: RunStats | None = None, vectorised: bool = True,
 ) -> Iterator[Match]:
-    """Every (rule, event) match of the given rules in the case."""
+    """Every (rule, event) match of the given rules in the case.
+
+    Groups run on a few threads, each with its own cursor: most of a group's time is spent in
+    DuckDB and Arrow, which let other threads run meanwhile (a keyword scan of every Windows
+    event overlaps the other groups' rules). Matches come out in group order, whatever the
+    threads' timing, and each group's outcome depends on that group alone."""
     stats = stats if stats is not None else RunStats()
     groups: dict[tuple[str, str], tuple[Route, list[_Member]]] = {}
     for rule in rules:
@@ -178,6 +187,7 @@ def run_rules(
                     groups.setdefault(key, (compiled.route, []))[1].append(_Member(rule, compiled))
     present = _RoutePresence(connection, [(table, route) for (_, table), (route, _) in
                                           groups.items()], tables)
+    work: list[_Group] = []
     for (_, table), (route, members) in groups.items():
         columns = dict(tables.columns[table])
         where = _route_filter(route, columns)
@@ -185,21 +195,65 @@ def run_rules(
         if where is None or not present.has_rows(table, route):
             stats.skipped_groups += 1
             continue
+        work.append(_Group(table, columns, where, members))
+        if vectorised:  # prepared here, once: a rule's route may serve several tables
+            for member in members:
+                member.compiled.vector_program()
+    if vectorised and any(FULLTEXT in m.compiled.columns for group in work
+                          for m in group.members):
+        _lower_exceptions(connection)  # asked once, before the threads start
+    threads = max(1, min(GROUP_THREADS, len(work)))
+    use = _use_current(connection)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="trailguard-detect") as pool:
+        for matches, group_stats in pool.map(
+                lambda group: _run_group(connection, use, group, vectorised), work):
+            stats.queries += group_stats.queries
+            stats.errors.update(group_stats.errors)
+            yield from matches
+
+
+@dataclass
+class _Group:
+    """The rules of one route over one table."""
+
+    table: str
+    columns: dict[str, str]
+    where: exp.Expr
+    members: list[_Member]
+
+
+def _use_current(connection: duckdb.DuckDBPyConnection) -> str:
+    """The statement that gives a new cursor the connection's current database and schema
+    (a case is attached under a name of its own)."""
+    database, schema = connection.execute(
+        "SELECT current_database(), current_schema()").fetchall()[0]
+    return exp.Use(this=exp.Table(this=exp.to_identifier(str(schema), quoted=True),
+                                  db=exp.to_identifier(str(database), quoted=True))).sql("duckdb")
+
+
+def _run_group(connection: duckdb.DuckDBPyConnection, use: str, group: _Group,
+               vectorised: bool) -> tuple[list[Match], RunStats]:
+    stats = RunStats()
+    table, columns, where, members = group.table, group.columns, group.where, group.members
+    with connection.cursor() as cursor:
+        cursor.execute(use)
         if not vectorised:
-            for start in range(0, len(members), BATCH):
-                yield from _run_sql(connection, table, columns, where,
-                                    members[start : start + BATCH], stats)
-            continue
+            matches = [match for start in range(0, len(members), BATCH)
+                       for match in _run_sql(cursor, table, columns, where,
+                                             members[start : start + BATCH], stats)]
+            return matches, stats
         # Keyword rules read the full text of a row (every field joined, kilobytes per event):
         # they get a pass of their own in small batches, so memory stays bounded.
         plain = [m for m in members if FULLTEXT not in m.compiled.columns]
         keyword = [m for m in members if FULLTEXT in m.compiled.columns]
+        matches = []
         if plain:
-            yield from _run_vectorised(connection, table, columns, where, plain, stats)
+            matches += _run_vectorised(cursor, table, columns, where, plain, stats)
         if keyword:
-            yield from _run_vectorised(connection, table, columns, where, keyword, stats,
+            matches += _run_vectorised(cursor, table, columns, where, keyword, stats,
                                        FULLTEXT_ROWS_PER_BATCH,
-                                       _keyword_prefilter(connection, columns, keyword))
+                                       _keyword_prefilter(cursor, columns, keyword))
+    return matches, stats
 
 
 class _RoutePresence:
