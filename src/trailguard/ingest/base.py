@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from trailguard.plugins import Registry
 
 if TYPE_CHECKING:
-    from trailguard.ingest.columns import BatchNormaliser
+    from trailguard.ingest.columns import Normaliser
 
 #: Lines longer than this are rejected (without reading them into memory whole).
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -96,10 +96,10 @@ class SourceParser(ABC):
     """Leading bytes that identify the format beyond doubt (binary formats); a file starting
     with them is given to this parser without asking the other sniffers."""
     @classmethod
-    def batch_normaliser(cls) -> BatchNormaliser | None:
-        """The normalised view of a whole batch, from its stored field text (see
-        :mod:`trailguard.ingest.columns`), for a parser that leaves ``Record.normal`` empty: one
-        vector pass instead of Python per record. None: each record brings its own."""
+    def normaliser(cls) -> Normaliser | None:
+        """How the normalised view is computed from the stored field text, a batch at a time
+        (see :mod:`trailguard.ingest.columns`), for a parser that leaves ``Record.normal``
+        empty: one vector pass instead of Python per record. None: each record brings its own."""
         return None
 
     @classmethod

@@ -231,7 +231,7 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
             batch_bytes += len(item.raw)
             if len(batch) >= batch_limit or batch_bytes >= BATCH_BYTES:
                 yield encode_records(source_type, batch, prefix, sequence,
-                                     parser_cls.batch_normaliser())
+                                     parser_cls.normaliser())
                 records += len(batch)
                 sequence += len(batch)
                 batch, batch_bytes = [], 0
@@ -249,7 +249,7 @@ def _read_unit(unit: Unit, forced: type[SourceParser] | None,
     if batch:
         records += len(batch)
         yield encode_records(source_type, batch, prefix, sequence,
-                             parser_cls.batch_normaliser())
+                             parser_cls.normaliser())
     if rejected:
         yield QuarantineBatch(encode_rejected(source_type, rejected))
     sha, size = _finish(unit)

@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 
 from trailguard.ingest.base import Record, Rejected, int_of
-from trailguard.ingest.columns import BatchFields, BatchNormaliser
+from trailguard.ingest.columns import BatchFields, Normaliser
 from trailguard.store.schema import (
     MAX_COLUMN_NAME,
     NORMAL_COLUMNS,
@@ -33,6 +33,8 @@ UID, RECORD, TIME, RAW, OVERFLOW = "\x00uid", "\x00record", "\x00time", "\x00raw
 SYSTEM_SLOTS = (UID, RECORD, TIME, RAW, OVERFLOW)
 
 QUARANTINE_RAW_LIMIT = 64 * 1024
+#: Batches of fewer records than this are normalised event by event (see encode_records).
+EVENT_NORMALISE_BELOW = 64
 
 _ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
                 "TIMESTAMP": pa.timestamp("us")}
@@ -95,11 +97,13 @@ def _column_worthy(name: str) -> bool:
 
 def encode_records(source_type: str, records: list[Record], unit_prefix: str,
                    first_sequence: int = 0,
-                   normalise_batch: BatchNormaliser | None = None) -> EncodedBatch:
+                   normaliser: Normaliser | None = None) -> EncodedBatch:
     """Flatten a batch of records into Arrow tables (native fields and normalised view).
 
     The normalised view comes from each record's ``normal`` or, when the parser computes it
-    for a whole batch, from ``normalise_batch`` over the batch's field columns.
+    from the stored field text, from its ``normaliser``: over the batch's columns at once, or
+    event by event for a batch of a few events (vector operations cost tens of microseconds
+    each whatever the rows: a small file's batch would cost more than its records).
 
     A record without a natural key gets the uid ``<unit prefix><sequence>``: its order among
     the unit's records, so the same file always yields the same uids (positions alone may
@@ -122,10 +126,13 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
         RAW: raw_array([record.raw for record in records]),
         **columns,
     })
-    if normalise_batch is None:
-        normals = _normal_columns(records)
+    if normaliser is None:
+        normals = _normal_columns([record.normal for record in records])
+    elif len(records) < EVENT_NORMALISE_BELOW:
+        normals = _normal_columns([normaliser.event(text) for text in _texts(columns,
+                                                                              len(records))])
     else:
-        normals = normalise_batch(BatchFields(columns, len(records)))
+        normals = normaliser.batch(BatchFields(columns, len(records)))
     normal = pa.table({
         "uid": uids,
         "source_type": pa.array([source_type] * len(records), pa.string()),
@@ -244,9 +251,20 @@ def _text_column(values: list[Any]) -> pa.Array:
                        for value in values])
 
 
-def _normal_columns(records: list[Record]) -> dict[str, pa.Array]:
-    """The normalised columns the records' own ``normal`` mappings fill."""
-    normals = [record.normal for record in records]
+def _texts(columns: dict[str, pa.Array], count: int) -> list[dict[str, str]]:
+    """Each record's stored field text (the field columns read back row by row)."""
+    texts: list[dict[str, str]] = [{} for _ in range(count)]
+    for name, column in columns.items():
+        if name in SYSTEM_SLOTS:
+            continue
+        for text, value in zip(texts, column.to_pylist(), strict=True):
+            if value is not None:
+                text[name] = value
+    return texts
+
+
+def _normal_columns(normals: list[dict[str, Any]]) -> dict[str, pa.Array]:
+    """The normalised columns per-record ``normal`` mappings fill."""
     present = set().union(*normals)  # the columns this batch fills, found at C speed
     columns: dict[str, pa.Array] = {}
     for name, kind in NORMAL_COLUMNS.items():

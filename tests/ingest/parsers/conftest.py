@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from trailguard.ingest.base import PARSERS, ParseContext, Record, Rejected, SourceParser
+from trailguard.ingest.columns import BatchFields
 from trailguard.store.encode import SYSTEM_SLOTS, encode_records
 from trailguard.store.schema import NORMAL_COLUMNS
 
@@ -36,7 +37,7 @@ def run_parser(parser: type[SourceParser] | str, data: bytes, name: str = "evide
 
 def with_batch_normal(cls: type[SourceParser], records: list[Record]) -> list[Record]:
     """Fill ``Record.normal`` of a parser that normalises whole batches, as the store will."""
-    normaliser = cls.batch_normaliser()
+    normaliser = cls.normaliser()
     if normaliser is not None and records:
         normal = encode_records(cls.NAME, records, "t:", 0, normaliser).normal
         for record, row in zip(records, normal.to_pylist(), strict=True):
@@ -67,23 +68,26 @@ def sniff() -> Callable[..., str | None]:
 
 
 def normal_mismatches(cls: type[SourceParser], records: list[Record],
-                      oracle: Callable[[dict[str, str]], dict[str, Any]],
                       limit: int = 5) -> tuple[int, list[str]]:
-    """How many records' normalised view, computed a batch at a time by ``cls``, differs from
-    ``oracle`` (its event-by-event specification over the stored field text), with examples."""
-    normaliser = cls.batch_normaliser()
+    """How many records' normalised view computed a batch at a time by ``cls`` differs from
+    the one its event-by-event specification gives, with a few examples."""
+    normaliser = cls.normaliser()
     assert normaliser is not None
     count, examples = 0, list[str]()
     for start in range(0, len(records), 20_000):  # batches as the reader makes them
-        batch = encode_records(cls.NAME, records[start:start + 20_000], "t:", 0, normaliser)
-        for fields, row in zip(batch.native.to_pylist(), batch.normal.to_pylist(), strict=True):
+        native = encode_records(cls.NAME, records[start:start + 20_000], "t:").native
+        columns = {name: native.column(name).combine_chunks() for name in native.column_names}
+        batch = pa.table(normaliser.batch(BatchFields(columns, native.num_rows))
+                         or {"none": pa.nulls(native.num_rows)})
+        for fields, row in zip(native.to_pylist(), batch.to_pylist(), strict=True):
             text = {name: value for name, value in fields.items()
                     if value is not None and name not in SYSTEM_SLOTS}
             got = {name: value for name, value in row.items()
                    if name in NORMAL_COLUMNS and value is not None}
-            expected = {name: value for name, value in oracle(text).items() if value is not None}
+            expected = {name: value for name, value in normaliser.event(text).items()
+                        if value is not None}
             if got != expected:
                 count += 1
                 if len(examples) < limit:
-                    examples.append(f"{text}\n  batch:  {got}\n  oracle: {expected}")
+                    examples.append(f"{text}\n  batch: {got}\n  event: {expected}")
     return count, examples

@@ -47,9 +47,9 @@ import orjson
 from evtx import PyEvtxParser
 
 from trailguard.ingest.base import PARSERS, ParseContext, Record, Rejected, SourceParser
-from trailguard.ingest.columns import BatchNormaliser
+from trailguard.ingest.columns import Normaliser
 from trailguard.ingest.parsers._windows import flatten_event
-from trailguard.ingest.parsers._windows_normal import normalise_batch
+from trailguard.ingest.parsers._windows_normal import NORMALISER
 from trailguard.ingest.timeparse import parse_iso
 
 FILE_MAGIC = b"ElfFile\x00"
@@ -84,8 +84,8 @@ class EvtxParser(SourceParser):
     )
 
     @classmethod
-    def batch_normaliser(cls) -> BatchNormaliser:
-        return normalise_batch
+    def normaliser(cls) -> Normaliser:
+        return NORMALISER
 
     @classmethod
     def sniff(cls, head: bytes, name: str) -> int:

@@ -54,7 +54,7 @@ from trailguard.ingest.base import (
     SourceParser,
     text_of,
 )
-from trailguard.ingest.columns import BatchNormaliser
+from trailguard.ingest.columns import Normaliser
 from trailguard.ingest.jsonstream import iter_json, sniff_json_values
 from trailguard.ingest.parsers._windows import (
     add_unnamed_data,
@@ -63,7 +63,7 @@ from trailguard.ingest.parsers._windows import (
     flatten_event,
     scalar,
 )
-from trailguard.ingest.parsers._windows_normal import normalise_batch
+from trailguard.ingest.parsers._windows_normal import NORMALISER
 from trailguard.ingest.timeparse import from_epoch, parse_iso
 
 #: Log Analytics tables that hold Windows events.
@@ -115,8 +115,8 @@ class WindowsJsonParser(SourceParser):
     )
 
     @classmethod
-    def batch_normaliser(cls) -> BatchNormaliser:
-        return normalise_batch
+    def normaliser(cls) -> Normaliser:
+        return NORMALISER
 
     @classmethod
     def sniff(cls, head: bytes, name: str) -> int:
