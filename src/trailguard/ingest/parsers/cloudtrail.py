@@ -179,23 +179,21 @@ def normalise_batch(fields: BatchFields) -> dict[str, pa.Array]:
 def normalise_event(data: Mapping[str, str]) -> dict[str, Any]:
     """The normalised view of one record, from its stored fields: the specification
     :func:`normalise_batch` is tested against, and faster than it for a handful of records."""
-
-    def value(name: str) -> str | None:
-        return text_of(data.get(name))
-
-    def first(*names: str) -> str | None:
-        return next((v for v in map(value, names) if v is not None), None)
-
-    name, error = value("eventName"), value("errorCode")
-    failed_login = data.get("responseElements.ConsoleLogin") == "Failure"
-    arn, principal = value("userIdentity.arn"), value("userIdentity.principalId")
-    user = first("userIdentity.userName", "userIdentity.sessionContext.sessionIssuer.userName")
+    get = data.get
+    name, error = text_of(get("eventName")), text_of(get("errorCode"))
+    failed_login = get("responseElements.ConsoleLogin") == "Failure"
+    arn, principal = text_of(get("userIdentity.arn")), text_of(get("userIdentity.principalId"))
+    user = (text_of(get("userIdentity.userName"))
+            or text_of(get("userIdentity.sessionContext.sessionIssuer.userName")))
     if user is None and arn is not None:
         user = _arn_tail(arn)
-    resources = data.get("resources")
+    resources = get("resources")
     resource = None if resources is None else _first_resource(resources)
     if resource is None:
-        resource = first(*(f"requestParameters.{key}" for key in _REQUEST_RESOURCES))
+        for key in _REQUEST_RESOURCES:
+            resource = text_of(get(f"requestParameters.{key}"))
+            if resource is not None:
+                break
     return {
         "operation": name,
         "category": "authentication" if name in _AUTHENTICATION else "api",
@@ -203,17 +201,18 @@ def normalise_event(data: Mapping[str, str]) -> dict[str, Any]:
         "error_code": error or ("Failure" if failed_login else None),
         "actor_principal": arn or principal,
         "actor_user": user,
-        "actor_type": value("userIdentity.type"),
-        "actor_access_key": value("userIdentity.accessKeyId"),
+        "actor_type": text_of(get("userIdentity.type")),
+        "actor_access_key": text_of(get("userIdentity.accessKeyId")),
         "actor_session": principal,
-        "user_agent": value("userAgent"),
-        "src_ip": ip_or_none(data.get("sourceIPAddress")),
-        "instance_id": value("requestParameters.instanceId"),
+        "user_agent": text_of(get("userAgent")),
+        "src_ip": ip_or_none(get("sourceIPAddress")),
+        "instance_id": text_of(get("requestParameters.instanceId")),
         "resource": resource,
-        "bytes": int_of(data.get("additionalEventData.bytesTransferredOut")),
-        "cloud_account": first("recipientAccountId", "userIdentity.accountId"),
-        "cloud_region": value("awsRegion"),
-        "cloud_service": value("eventSource"),
+        "bytes": int_of(get("additionalEventData.bytesTransferredOut")),
+        "cloud_account": text_of(get("recipientAccountId"))
+        or text_of(get("userIdentity.accountId")),
+        "cloud_region": text_of(get("awsRegion")),
+        "cloud_service": text_of(get("eventSource")),
     }
 
 
