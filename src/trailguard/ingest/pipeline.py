@@ -282,8 +282,7 @@ class Ingest:
             except OSError:
                 sizes.append(0)
         self.progress.start(len(files), sum(sizes))
-        if self.workers > 1 and len(files) > 1 and sum(sizes) >= PARALLEL_MIN_BYTES \
-                and not _fork_server_running():
+        if self.workers > 1 and sum(sizes) >= PARALLEL_MIN_BYTES and not _fork_server_running():
             # It imports the readers while this process hashes the files.
             self._own_fork_server = _start_fork_server()
         plan: list[_Planned] = []
@@ -302,7 +301,8 @@ class Ingest:
                 plan.append(_Planned(planned[0], size, planned[1]))
         total = sum(item.size for item in plan)
         try:
-            if self.workers > 1 and len(plan) > 1 and total >= PARALLEL_MIN_BYTES:
+            # One root too: a worker reads it while this process writes what it has read.
+            if self.workers > 1 and total >= PARALLEL_MIN_BYTES:
                 self._run_parallel(plan)
             else:
                 for item in plan:
