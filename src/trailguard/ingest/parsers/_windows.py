@@ -58,6 +58,9 @@ MAX_DEPTH = 32
 
 def scalar(value: Any, depth: int = 0) -> Any:
     """An event value as stored: booleans as Windows renders them, text nodes unwrapped."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or value is None:  # nearly every value
+        return value
     if value is True:
         return "true"
     if value is False:
@@ -164,7 +167,7 @@ def flatten_event(event: dict[str, Any]) -> dict[str, Any]:
 
 def _flatten_system(system: dict[str, Any], out: dict[str, Any]) -> None:
     for name, value in system.items():
-        if name.startswith(("#", "@")) or value is None:
+        if value is None or name[:1] in ("#", "@"):
             continue
         if not isinstance(value, dict):
             out[name] = event_id_of(value) if name == "EventID" else scalar(value)
@@ -203,6 +206,8 @@ def _flatten_event_data(node: Any, out: dict[str, Any]) -> None:
                     for name, item in attributes.items():
                         if not name.startswith("xmlns"):
                             _nested(out, "EventData")[name] = scalar(item)
+            elif key not in out:  # the usual case: a named item whose name is free
+                out[key] = scalar(value)
             else:
                 _put(out, key, scalar(value), "EventData")
     elif node is not None:
