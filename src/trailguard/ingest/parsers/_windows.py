@@ -112,10 +112,13 @@ def tree(node: dict[str, Any], depth: int = 0) -> Any:
 
 
 def _attributes(node: dict[str, Any]) -> dict[str, Any]:
+    """An element's attributes, both notations (read only: it may be the node's own dict)."""
     attributes = node.get("#attributes")
-    found: dict[str, Any] = dict(attributes) if isinstance(attributes, dict) else {}
+    found: dict[str, Any] = attributes if isinstance(attributes, dict) else {}
     for key, value in node.items():
-        if key.startswith("@"):
+        if key[:1] == "@":
+            if found is attributes or not found:
+                found = dict(found)
             found[key[1:]] = value
     return found
 
