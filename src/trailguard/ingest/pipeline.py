@@ -247,7 +247,6 @@ class Ingest:
         except duckdb.Error as error:
             raise CaseError(f"bad TRAILGUARD_INGEST_MEMORY_LIMIT {INGEST_MEMORY_LIMIT!r}: "
                             f"{error}") from error
-        self._threads = int(previous[1])
         con.execute("SET threads = 1").fetchall()
         try:
             with collector_paused():
@@ -310,8 +309,6 @@ class Ingest:
                     for event in read_root(item.job):
                         self._take(write, event)
                     self._finish_root(write)
-            # The readers are done: the last commit may use every core DuckDB was given.
-            self.con.execute("SET threads = ?", [self._threads]).fetchall()
             self._maybe_commit(0, force=True)
             self._flush_files()  # rows written outside a unit (copies, empty archives)
         except BaseException:
