@@ -284,6 +284,22 @@ def test_groups_on_threads_give_the_same_alerts_in_the_same_order(
     assert alert_lines(connection, threaded) == alone
 
 
+def test_a_run_stopped_midway_stops_its_threads(connection, rules: Path) -> None:
+    import threading
+
+    from trailguard.detect.engine import run_rules as run_groups
+    from trailguard.detect.plan import CaseTables, plan_rules
+
+    ruleset = load_rules([(rules / folder, "user") for folder in ("windows", "linux", "cloud")])
+    compiled = plan_rules(ruleset, None).compiled
+    before = threading.active_count()
+    matches = run_groups(connection, compiled, CaseTables.read(connection))
+    next(matches)
+    matches.close()  # the caller stops reading: the pool is shut down, its cursors interrupted
+    assert threading.active_count() == before
+    assert connection.execute("SELECT 1").fetchall() == [(1,)]
+
+
 def test_the_batches_of_a_parallel_scan_are_joined_before_rules_run() -> None:
     import pyarrow as pa
 

@@ -11,8 +11,9 @@ that only the faulty rule is reported, with its error.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -170,7 +171,7 @@ def _fragment(member: _Member) -> exp.Expr:
 def run_rules(
     connection: duckdb.DuckDBPyConnection, rules: Sequence[CompiledRule], tables: CaseTables,
     stats: RunStats | None = None, vectorised: bool = True,
-) -> Iterator[Match]:
+) -> Generator[Match, None, None]:
     """Every (rule, event) match of the given rules in the case.
 
     Groups run on a few threads, each with its own cursor: most of a group's time is spent in
@@ -203,13 +204,53 @@ def run_rules(
                           for m in group.members):
         _lower_exceptions(connection)  # asked once, before the threads start
     threads = max(1, min(GROUP_THREADS, len(work)))
-    use = _use_current(connection)
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="trailguard-detect") as pool:
+    running = _Cursors(connection)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="trailguard-detect")
+    try:
         for matches, group_stats in pool.map(
-                lambda group: _run_group(connection, use, group, vectorised), work):
+                lambda group: _run_group(running, group, vectorised), work):
             stats.queries += group_stats.queries
             stats.errors.update(group_stats.errors)
             yield from matches
+    except BaseException:  # Ctrl-C, a failure, or the caller stopped reading: stop at once
+        pool.shutdown(wait=False, cancel_futures=True)
+        running.interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+class _Cursors:
+    """The cursors the groups run on: each one at the connection's current database and
+    schema (a case is attached under a name of its own), and all of them interruptible."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        database, schema = connection.execute(
+            "SELECT current_database(), current_schema()").fetchall()[0]
+        self.use = exp.Use(this=exp.Table(this=exp.to_identifier(str(schema), quoted=True),
+                                          db=exp.to_identifier(str(database), quoted=True))
+                           ).sql("duckdb")
+        self.open: list[duckdb.DuckDBPyConnection] = []
+        self.stopped = False
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.stopped:
+            raise duckdb.InterruptException("detection was stopped")
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.use)
+            self.open.append(cursor)
+            try:
+                yield cursor
+            finally:
+                self.open.remove(cursor)
+
+    def interrupt(self) -> None:
+        self.stopped = True
+        for cursor in list(self.open):
+            with suppress(duckdb.Error):
+                cursor.interrupt()
 
 
 @dataclass
@@ -222,21 +263,11 @@ class _Group:
     members: list[_Member]
 
 
-def _use_current(connection: duckdb.DuckDBPyConnection) -> str:
-    """The statement that gives a new cursor the connection's current database and schema
-    (a case is attached under a name of its own)."""
-    database, schema = connection.execute(
-        "SELECT current_database(), current_schema()").fetchall()[0]
-    return exp.Use(this=exp.Table(this=exp.to_identifier(str(schema), quoted=True),
-                                  db=exp.to_identifier(str(database), quoted=True))).sql("duckdb")
-
-
-def _run_group(connection: duckdb.DuckDBPyConnection, use: str, group: _Group,
+def _run_group(cursors: _Cursors, group: _Group,
                vectorised: bool) -> tuple[list[Match], RunStats]:
     stats = RunStats()
     table, columns, where, members = group.table, group.columns, group.where, group.members
-    with connection.cursor() as cursor:
-        cursor.execute(use)
+    with cursors.cursor() as cursor:
         if not vectorised:
             matches = [match for start in range(0, len(members), BATCH)
                        for match in _run_sql(cursor, table, columns, where,
