@@ -205,6 +205,10 @@ def run_rules(
         _lower_exceptions(connection)  # asked once, before the threads start
     threads = max(1, min(GROUP_THREADS, len(work)))
     running = _Cursors(connection)
+    # DuckDB's own threads are shared out among the groups running at once: more threads than
+    # cores made LSASS's detection 10 % slower.
+    duckdb_threads = int(connection.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    connection.execute("SET threads = ?", [max(1, duckdb_threads // threads)]).fetchall()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="trailguard-detect")
     try:
         for matches, group_stats in pool.map(
@@ -218,6 +222,7 @@ def run_rules(
         raise
     finally:
         pool.shutdown(wait=True)
+        connection.execute("SET threads = ?", [duckdb_threads]).fetchall()
 
 
 class _Cursors:
