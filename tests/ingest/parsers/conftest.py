@@ -31,12 +31,13 @@ def run_parser(parser: type[SourceParser] | str, data: bytes, name: str = "evide
         else:
             assert isinstance(item, Rejected)
             out.rejected.append(item)
-    with_batch_normal(cls, out.records)
+    with_stored_normal(cls, out.records)
     return out
 
 
-def with_batch_normal(cls: type[SourceParser], records: list[Record]) -> list[Record]:
-    """Fill ``Record.normal`` of a parser that normalises whole batches, as the store will."""
+def with_stored_normal(cls: type[SourceParser], records: list[Record]) -> list[Record]:
+    """Fill ``Record.normal`` of a parser that computes it from the stored fields, as the store
+    will (a batch of the records, normalised as a batch or event by event by its size)."""
     normaliser = cls.normaliser()
     if normaliser is not None and records:
         normal = encode_records(cls.NAME, records, "t:", 0, normaliser).normal

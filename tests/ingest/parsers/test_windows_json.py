@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.ingest.parsers.conftest import with_batch_normal
+from tests.ingest.parsers.conftest import with_stored_normal
 from trailguard.ingest.base import ParseContext, Record, Rejected
 from trailguard.ingest.parsers.evtx import EvtxParser
 from trailguard.ingest.parsers.windows_json import WindowsJsonParser
@@ -300,7 +300,7 @@ def _parse_all(name: str, data: bytes) -> tuple[list[Record], list[Rejected]]:
     rejected: list[Rejected] = []
     for item in WindowsJsonParser().parse(io.BytesIO(data), ParseContext(name)):
         (records if isinstance(item, Record) else rejected).append(item)  # type: ignore[arg-type]
-    return with_batch_normal(WindowsJsonParser, records), rejected
+    return with_stored_normal(WindowsJsonParser, records), rejected
 
 
 @pytest.mark.parametrize(("relative", "lowercase_security"), [
