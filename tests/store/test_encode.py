@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -77,3 +77,30 @@ def test_raw_records_are_kept_exactly_and_bad_bytes_escaped() -> None:
     assert raw_array([b"ok", b"\xff\xfe", b"z"]).to_pylist() == ["ok", "\\xff\\xfe", "z"]
     assert raw_array(["text", b"bytes"]).to_pylist() == ["text", "bytes"]
     assert raw_array([]).to_pylist() == []
+
+
+def test_a_failing_normaliser_costs_no_record(caplog) -> None:
+    """A batch normaliser that raises is replaced by the event form; an event that still
+    fails keeps an empty normalised view. Every record is encoded all the same."""
+    import pyarrow as pa
+
+    from trailguard.ingest.columns import BatchFields, Normaliser
+    from trailguard.store.encode import EVENT_NORMALISE_BELOW
+
+    def batch(fields: BatchFields) -> dict[str, pa.Array]:
+        raise ValueError("a bug")
+
+    def event(text: Mapping[str, str]) -> dict[str, Any]:
+        if text.get("name") == "bad":
+            raise KeyError("another bug")
+        return {"operation": text.get("name")}
+
+    normaliser = Normaliser(batch, event)
+    names = ["bad" if index == 3 else f"op{index}" for index in range(EVENT_NORMALISE_BELOW)]
+    records = [Record(index, {"name": name}, raw="{}") for index, name in enumerate(names)]
+    encoded = encode_records("t", records, "u:", 0, normaliser)
+    assert encoded.native.num_rows == len(records)
+    operations = encoded.normal.column("operation").to_pylist()
+    assert operations == [None if name == "bad" else name for name in names]
+    assert "normalising a batch of t failed" in caplog.text
+    assert "normalising a t event failed" in caplog.text

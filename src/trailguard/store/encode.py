@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ SYSTEM_SLOTS = (UID, RECORD, TIME, RAW, OVERFLOW)
 QUARANTINE_RAW_LIMIT = 64 * 1024
 #: Batches of fewer records than this are normalised event by event (see encode_records).
 EVENT_NORMALISE_BELOW = 64
+
+log = logging.getLogger(__name__)
 
 _ARROW_TYPES = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
                 "TIMESTAMP": pa.timestamp("us")}
@@ -128,11 +131,8 @@ def encode_records(source_type: str, records: list[Record], unit_prefix: str,
     })
     if normaliser is None:
         normals = _normal_columns([record.normal for record in records])
-    elif len(records) < EVENT_NORMALISE_BELOW:
-        normals = _normal_columns([normaliser.event(text) for text in _texts(columns,
-                                                                              len(records))])
     else:
-        normals = normaliser.batch(BatchFields(columns, len(records)))
+        normals = _normalised(source_type, normaliser, columns, len(records))
     normal = pa.table({
         "uid": uids,
         "source_type": pa.array([source_type] * len(records), pa.string()),
@@ -249,6 +249,28 @@ def _text_column(values: list[Any]) -> pa.Array:
         return typed.cast(pa.string())
     return text_array([value if value is None or type(value) is str else _text(value)
                        for value in values])
+
+
+def _normalised(source_type: str, normaliser: Normaliser, columns: dict[str, pa.Array],
+                count: int) -> dict[str, pa.Array]:
+    """The normalised columns a parser's normaliser gives a batch. A normaliser that fails (a
+    bug met by odd input) costs no record: the batch is normalised event by event, and an event
+    it still fails on keeps an empty normalised view (logged), its fields stored as always."""
+    if count >= EVENT_NORMALISE_BELOW:
+        try:
+            return normaliser.batch(BatchFields(columns, count))
+        except Exception:
+            log.exception("normalising a batch of %s failed; normalising it event by event",
+                          source_type)
+    normals: list[dict[str, Any]] = []
+    for text in _texts(columns, count):
+        try:
+            normals.append(normaliser.event(text))
+        except Exception:
+            log.exception("normalising a %s event failed; its normalised view stays empty",
+                          source_type)
+            normals.append({})
+    return _normal_columns(normals)
 
 
 def _texts(columns: dict[str, pa.Array], count: int) -> list[dict[str, str]]:
