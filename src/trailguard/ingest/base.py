@@ -13,6 +13,10 @@ Implementing a parser:
    Stream: never read the whole file into memory.
 4. Register the class with ``@PARSERS.register("name")`` in a module under
    ``trailguard/ingest/parsers/`` and import it in that package's ``__init__``.
+5. The normalised view: fill each ``Record.normal``, or leave it empty and return a
+   :class:`~trailguard.ingest.columns.Normaliser` from :meth:`SourceParser.normaliser` (a batch
+   form over the stored field columns and the event form it is tested against), which is much
+   faster for a format with many records.
 """
 
 from __future__ import annotations

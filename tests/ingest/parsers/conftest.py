@@ -78,9 +78,9 @@ def normal_mismatches(cls: type[SourceParser], records: list[Record],
     for start in range(0, len(records), 20_000):  # batches as the reader makes them
         native = encode_records(cls.NAME, records[start:start + 20_000], "t:").native
         columns = {name: native.column(name).combine_chunks() for name in native.column_names}
-        batch = pa.table(normaliser.batch(BatchFields(columns, native.num_rows))
-                         or {"none": pa.nulls(native.num_rows)})
-        for fields, row in zip(native.to_pylist(), batch.to_pylist(), strict=True):
+        normal = normaliser.batch(BatchFields(columns, native.num_rows))
+        rows = pa.table(normal).to_pylist() if normal else [{}] * native.num_rows
+        for fields, row in zip(native.to_pylist(), rows, strict=True):
             text = {name: value for name, value in fields.items()
                     if value is not None and name not in SYSTEM_SLOTS}
             got = {name: value for name, value in row.items()

@@ -115,10 +115,11 @@ def _attributes(node: dict[str, Any]) -> dict[str, Any]:
     """An element's attributes, both notations (read only: it may be the node's own dict)."""
     attributes = node.get("#attributes")
     found: dict[str, Any] = attributes if isinstance(attributes, dict) else {}
+    copied = found is not attributes  # a dict of our own, free to extend
     for key, value in node.items():
         if key[:1] == "@":
-            if found is attributes or not found:
-                found = dict(found)
+            if not copied:
+                found, copied = dict(found), True
             found[key[1:]] = value
     return found
 
