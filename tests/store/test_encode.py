@@ -77,6 +77,14 @@ def test_raw_records_are_kept_exactly_and_bad_bytes_escaped() -> None:
     assert raw_array([b"ok", b"\xff\xfe", b"z"]).to_pylist() == ["ok", "\\xff\\xfe", "z"]
     assert raw_array(["text", b"bytes"]).to_pylist() == ["text", "bytes"]
     assert raw_array([]).to_pylist() == []
+    assert raw_array(["only", "text"]).to_pylist() == ["only", "text"]
+
+
+@given(st.lists(st.binary(max_size=40), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_raw_bytes_are_stored_as_read_or_escaped(values: list[bytes]) -> None:
+    expected = [value.decode("utf-8", "backslashreplace") for value in values]
+    assert raw_array(list(values)).to_pylist() == expected
 
 
 def test_a_failing_normaliser_costs_no_record(caplog) -> None:

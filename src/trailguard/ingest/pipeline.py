@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from trailguard.allocator import use_system_allocator
 from trailguard.collector import collector_paused
 from trailguard.errors import CaseError, EvidenceError, SourceLocation, TrailGuardError
 from trailguard.ingest.base import PARSERS, clean_text
@@ -248,6 +249,7 @@ class Ingest:
             raise CaseError(f"bad TRAILGUARD_INGEST_MEMORY_LIMIT {INGEST_MEMORY_LIMIT!r}: "
                             f"{error}") from error
         con.execute("SET threads = 1").fetchall()
+        use_system_allocator()
         try:
             with collector_paused():
                 return self._run(paths)

@@ -26,6 +26,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 import trailguard.ingest.parsers  # noqa: F401  (registers the built-in parsers)
+from trailguard.allocator import use_system_allocator
 from trailguard.collector import collector_paused
 from trailguard.ingest.base import (
     PARSERS,
@@ -266,6 +267,7 @@ def start_worker(results: Any, writer_pid: int | None = None) -> None:
     (``writer_pid``) was killed outright leaves too, instead of waiting forever."""
     global _RESULTS
     _RESULTS = results
+    use_system_allocator()
     if writer_pid is not None:
         threading.Thread(target=_leave_with, args=(writer_pid,), daemon=True,
                          name="trailguard-writer-watch").start()

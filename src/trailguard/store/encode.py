@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -329,7 +331,25 @@ def encode_rejected(source_type: str | None, rejected: list[Rejected]) -> pa.Tab
 
 
 def raw_array(values: list[str | bytes]) -> pa.Array:
-    """Raw records as Arrow strings; bytes that are not UTF-8 become ``\\xNN`` escapes."""
+    """Raw records as Arrow strings; bytes that are not UTF-8 become ``\\xNN`` escapes.
+
+    Raw lines (bytes, the usual case) are joined into one buffer of the exact size that Arrow
+    takes as it is, its offsets summed from their lengths and its UTF-8 checked in one pass:
+    building the array value by value grows its buffer by doubling, and the copies and the
+    fresh memory each step touches made this the costliest step of encoding a batch (0.2–0.6
+    s of 2.4 s for OTRF LSASS; 0.1 s this way)."""
+    try:
+        data = b"".join(values)  # type: ignore[arg-type]  # TypeError when a value is text
+    except TypeError:
+        data = None
+    if data is not None and len(data) < 2**31:
+        offsets = array("i", accumulate(map(len, values), initial=0))
+        joined = pa.Array.from_buffers(pa.binary(), len(values),
+                                       [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        try:
+            return joined.cast(pa.string())
+        except pa.ArrowInvalid:  # not UTF-8 somewhere: escaped below
+            pass
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
