@@ -243,12 +243,16 @@ def _text_column(values: list[Any]) -> pa.Array:
         return pa.array(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
         pass
-    try:  # a column of booleans or of integers only: Arrow writes them as Python does
-        typed = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError):
-        typed = None
-    if typed is not None and typed.type in (pa.bool_(), pa.int64()):
-        return typed.cast(pa.string())
+    # A column of booleans or of integers only: Arrow writes them as Python does. (Asked only
+    # of such a column: inferring a type for lists of mappings costs more than their text.)
+    kind = type(next((value for value in values if value is not None), None))
+    if kind is bool or kind is int:
+        try:
+            typed = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError):
+            typed = None
+        if typed is not None and typed.type in (pa.bool_(), pa.int64()):
+            return typed.cast(pa.string())
     return text_array([value if value is None or type(value) is str else _text(value)
                        for value in values])
 
