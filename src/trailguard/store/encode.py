@@ -245,7 +245,7 @@ def _text_column(values: list[Any]) -> pa.Array:
         pass
     # A column of booleans or of integers only: Arrow writes them as Python does. (Asked only
     # of such a column: inferring a type for lists of mappings costs more than their text.)
-    kind = type(next((value for value in values if value is not None), None))
+    kind: type = type(next((value for value in values if value is not None), None))
     if kind is bool or kind is int:
         try:
             typed = pa.array(values)
