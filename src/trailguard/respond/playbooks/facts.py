@@ -121,17 +121,9 @@ def co_occurrence_counts(doc: Document, kind: str, value: str, other: str) -> di
 
 
 def co_occurring(doc: Document, kind: str, value: str, other: str) -> list[str]:
-    """Values of entity kind ``other`` named in the chain steps that name ``kind:value``."""
-    found: list[str] = []
-    for step in _list(doc, "chain"):
-        refs = step.get("entities") if isinstance(step, Mapping) else None
-        if not isinstance(refs, list):
-            continue
-        pairs = [(str(r.get("kind")), str(r.get("value"))) for r in refs
-                 if isinstance(r, Mapping)]
-        if (kind, value) in pairs:
-            found += [v for k, v in pairs if k == other]
-    return _unique(found)
+    """Values of entity kind ``other`` named in the chain steps that name ``kind:value``, in
+    the order they first appear."""
+    return [v for v in co_occurrence_counts(doc, kind, value, other) if v]
 
 
 def _for_each_paths() -> dict[str, Callable[[Document], list[str]]]:
