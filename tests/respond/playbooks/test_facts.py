@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from tests.respond.playbooks import incidents
-from trailguard.respond.playbooks.facts import FOR_EACH, document, providers, user_name
+from trailguard.respond.playbooks.facts import (
+    FOR_EACH,
+    co_occurrence_counts,
+    co_occurring,
+    document,
+    providers,
+    user_name,
+)
 
 
 def test_providers_from_sources_keys_and_principals() -> None:
@@ -39,3 +46,18 @@ def test_long_term_keys_leave_temporary_sts_keys_out() -> None:
         {"kind": "access_key", "value": "ASIAQQQQQQQQQQQQQQQQ", "role": "attacker"},
         {"kind": "access_key", "value": "LTAI5tVICTIM000002", "role": "unknown"}]}
     assert long_term_keys(doc) == ["LTAI5tLONGTERM0001"]
+
+
+def test_entities_named_together_in_the_chain() -> None:
+    def step(alerts: int, *refs: tuple[str, str]) -> dict[str, object]:
+        return {"alerts": alerts, "entities": [{"kind": k, "value": v} for k, v in refs]}
+
+    doc = {"chain": [
+        step(3, ("host", "web1"), ("instance", "i-2"), ("instance", "i-2")),
+        step(1, ("host", "db"), ("instance", "i-9")),
+        step(2, ("host", "web1"), ("instance", "i-1"), ("instance", ""), ("instance", "i-2")),
+        "not a step",
+    ]}
+    assert co_occurrence_counts(doc, "host", "web1", "instance") == {"i-2": 5, "i-1": 2, "": 2}
+    assert co_occurring(doc, "host", "web1", "instance") == ["i-2", "i-1"]
+    assert co_occurring(doc, "host", "nowhere", "instance") == []
