@@ -370,25 +370,33 @@ def _network(fields: BatchFields) -> dict[str, pa.Array]:
             for column, arrow_type in _NETWORK_COLUMNS.items()}
 
 
+#: Where an event names its source and its destination: (address, port) field pairs, the first
+#: pair whose address is present wins (Security 4624 ``IpAddress``, Sysmon 3 ``SourceIp``, WFP
+#: 5156 ``SourceAddress`` …).
+_SOURCE_FIELDS = (("IpAddress", "IpPort"), ("SourceIp", "SourcePort"),
+                  ("SourceAddress", "SourcePort"))
+_DESTINATION_FIELDS = (("DestinationIp", "DestinationPort"), ("DestAddress", "DestPort"))
+
+
+def _endpoint(data: Mapping[str, str | None], pairs: tuple[tuple[str, str], ...]) \
+        -> tuple[str | None, str | None]:
+    """The address and port of the first pair whose address is present; without one, no
+    address and the last pair's port."""
+    for address, port in pairs:
+        if data.get(address) is not None:
+            return data.get(address), data.get(port)
+    return None, data.get(pairs[-1][1])
+
+
 def _network_of(data: Mapping[str, str | None]) -> dict[str, Any]:
     normal: dict[str, Any] = {}
     get = data.get
-    source = get("IpAddress")
-    source_port = get("IpPort")
-    if source is None:
-        source = get("SourceIp")
-        if source is None:
-            source = get("SourceAddress")
-        source_port = get("SourcePort")
+    source, source_port = _endpoint(data, _SOURCE_FIELDS)
     if source is not None:
         normal["src_ip"] = _ip(source)
     if source_port is not None:
         normal["src_port"] = _port(source_port)
-    destination = get("DestinationIp")
-    destination_port = get("DestinationPort")
-    if destination is None:
-        destination = get("DestAddress")
-        destination_port = get("DestPort")
+    destination, destination_port = _endpoint(data, _DESTINATION_FIELDS)
     if destination is not None:
         normal["dst_ip"] = _ip(destination)
     if destination_port is not None:
